@@ -1,0 +1,1 @@
+"""The progress service: offline progress batches, read-back, receipts and the feature flag."""

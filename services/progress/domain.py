@@ -1,0 +1,240 @@
+"""Progress rules: validate items, tell new from duplicate from key reuse, flag rollout.
+
+Knows nothing of gRPC or SQL: the servicer hands it plain items, the repository stores them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from services.runtime.auth import Principal
+from services.runtime.errors import DomainError, InvalidField
+from services.runtime.validation import canonical_json, canonical_sha256, parse_rfc3339
+
+MAX_ITEMS = 500
+MAX_KEY_LENGTH = 128
+MAX_TEXT_LENGTH = 128
+MAX_META_BYTES = 8 * 1024
+MAX_FUTURE = timedelta(hours=24)
+OK, DUPLICATE, ERROR = "ok", "duplicate", "error"
+
+
+@dataclass(frozen=True)
+class ProgressItem:
+    """An item as the client sent it; `meta_data` is a plain Python value (or None if absent)."""
+
+    idempotency_key: str
+    activity_type: str
+    content_id: str
+    score: float
+    duration_seconds: float | None
+    meta_data: Any
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class ValidItem:
+    """A checked item, ready to store; `fingerprint` identifies its content."""
+
+    idempotency_key: str
+    activity_type: str
+    content_id: str
+    score: float
+    duration_seconds: float | None
+    meta_data: dict[str, Any] | None
+    occurred_at: datetime
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the database holds for a key: its record id and content fingerprint."""
+
+    server_id: str
+    fingerprint: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    idempotency_key: str
+    status: str
+    server_id: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    occurred_at: datetime | None = None  # set when stored now: for the replay-age metric
+
+
+class ProgressStore(Protocol):
+    async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
+        """Stores the items whose keys are new; returns every key's stored row and whether it is new."""
+        ...
+
+
+def _check_text(field: str, value: str, limit: int) -> None:
+    if not value:
+        raise InvalidField(field, "is required")
+    if len(value) > limit:
+        raise InvalidField(field, f"must be at most {limit} characters")
+
+
+def check_idempotency_key(field: str, key: str) -> None:
+    _check_text(field, key, MAX_KEY_LENGTH)
+    if not all(" " <= ch <= "~" for ch in key):
+        raise InvalidField(field, "must be printable ASCII")
+
+
+def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
+    """Raises InvalidField naming the first bad field."""
+    check_idempotency_key("idempotency_key", item.idempotency_key)
+    _check_text("activity_type", item.activity_type, MAX_TEXT_LENGTH)
+    _check_text("content_id", item.content_id, MAX_TEXT_LENGTH)
+    if not math.isfinite(item.score):
+        raise InvalidField("score", "must be a finite number")
+    if item.duration_seconds is not None and not (
+        math.isfinite(item.duration_seconds) and item.duration_seconds >= 0
+    ):
+        raise InvalidField("duration_seconds", "must be a finite number ≥ 0")
+    if item.meta_data is not None:
+        if not isinstance(item.meta_data, dict):
+            raise InvalidField("meta_data", "must be a JSON object")
+        if len(canonical_json(item.meta_data)) > MAX_META_BYTES:
+            raise InvalidField("meta_data", f"must be at most {MAX_META_BYTES} bytes as JSON")
+    if not item.timestamp:
+        raise InvalidField("timestamp", "is required")
+    occurred_at = parse_rfc3339("timestamp", item.timestamp).astimezone(UTC)
+    if occurred_at - now > MAX_FUTURE:
+        raise InvalidField("timestamp", "must not be more than 24 hours in the future")
+    # "Same content" = same fields, with the timestamp compared as an instant.
+    fingerprint = canonical_sha256(
+        {
+            "activity_type": item.activity_type,
+            "content_id": item.content_id,
+            "score": item.score,
+            "duration_seconds": item.duration_seconds,
+            "meta_data": item.meta_data,
+            "timestamp": occurred_at.isoformat(timespec="microseconds"),
+        }
+    )
+    return ValidItem(
+        item.idempotency_key,
+        item.activity_type,
+        item.content_id,
+        item.score,
+        item.duration_seconds,
+        item.meta_data,
+        occurred_at,
+        fingerprint,
+    )
+
+
+def check_batch(principal: Principal, profile_id: str, item_count: int) -> None:
+    """Whole-request checks, before anything is read: the profile, then the item count."""
+    if not profile_id:
+        raise InvalidField("profile_id", "is required")
+    principal.require_profile(profile_id)
+    if not 1 <= item_count <= MAX_ITEMS:
+        raise InvalidField("items", f"must hold 1 to {MAX_ITEMS} items, got {item_count}")
+
+
+async def record_batch(
+    store: ProgressStore, principal: Principal, profile_id: str, items: Sequence[ProgressItem]
+) -> list[ItemResult]:
+    """One result per item, in request order. A key repeated inside the batch behaves as if the
+    copies came in separate batches, in order: the first decides, the later ones compare to it."""
+    check_batch(principal, profile_id, len(items))
+    now = datetime.now(UTC)
+    checked: list[ValidItem | DomainError] = []
+    first_by_key: dict[str, ValidItem] = {}
+    for item in items:
+        try:
+            valid = validate_item(item, now)
+        except DomainError as error:
+            checked.append(error)
+            continue
+        checked.append(valid)
+        first_by_key.setdefault(valid.idempotency_key, valid)
+
+    stored = await store.record(profile_id, list(first_by_key.values())) if first_by_key else {}
+
+    results: list[ItemResult] = []
+    answered: set[str] = set()
+    for item, outcome in zip(items, checked, strict=True):
+        if isinstance(outcome, DomainError):
+            results.append(ItemResult(item.idempotency_key, ERROR, error=outcome.message, error_code=outcome.reason))
+            continue
+        row, is_new = stored[outcome.idempotency_key]
+        if row.fingerprint != outcome.fingerprint:
+            results.append(
+                ItemResult(
+                    outcome.idempotency_key,
+                    ERROR,
+                    error="idempotency_key: already used for different content",
+                    error_code="IDEMPOTENCY_KEY_REUSED",
+                )
+            )
+        elif is_new and outcome.idempotency_key not in answered:
+            results.append(ItemResult(outcome.idempotency_key, OK, server_id=row.server_id, occurred_at=row.occurred_at))
+        else:
+            results.append(ItemResult(outcome.idempotency_key, DUPLICATE, server_id=row.server_id))
+        answered.add(outcome.idempotency_key)
+    return results
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """The `offline_progress` flag: a stable percentage of profiles, plus allow and deny lists."""
+
+    percent: float
+    allow: frozenset[str]
+    deny: frozenset[str]
+
+    def enabled_for(self, profile_id: str) -> bool:
+        if profile_id in self.deny:
+            return False
+        if profile_id in self.allow:
+            return True
+        digest = hashlib.sha256(f"offline_progress:{profile_id}".encode()).digest()
+        bucket = int.from_bytes(digest[:8], "big") % 10_000  # 0.01 % steps
+        return bucket < self.percent * 100
+
+
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+MAX_RECEIPT_KEYS = 500
+
+
+def page_size(requested: int) -> int:
+    if requested < 0:
+        raise InvalidField("page_size", "must be ≥ 0")
+    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> int:
+    """The `seq` after which to continue; 0 for an empty token."""
+    if not token:
+        return 0
+    try:
+        version, _, seq = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
+        if version != "v1" or not seq.isdigit():
+            raise ValueError
+        return int(seq)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidField("page_token", "is not a token this server issued") from None
+
+
+def check_receipt_keys(keys: Sequence[str]) -> None:
+    if not 1 <= len(keys) <= MAX_RECEIPT_KEYS:
+        raise InvalidField("idempotency_keys", f"must hold 1 to {MAX_RECEIPT_KEYS} keys, got {len(keys)}")
+    for key in keys:
+        check_idempotency_key("idempotency_keys", key)

@@ -1,0 +1,52 @@
+"""Progress metrics (the seed's "Monitor" line): items by status, batches, retries, replay age."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from services.progress.domain import ItemResult
+
+RETRY_HEADER = "x-client-retry"  # how many times the client has sent this request before (0 = first)
+
+
+class ProgressMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.items = Counter(
+            "studysync_progress_items",
+            "Progress items received, by status (ok/duplicate/error) and error reason.",
+            ["status", "reason"],
+            registry=registry,
+        )
+        self.batches = Counter("studysync_progress_batches", "Progress batches processed.", registry=registry)
+        self.batch_size = Histogram(
+            "studysync_progress_batch_size",
+            "Items per progress batch.",
+            buckets=(1, 5, 10, 25, 50, 100, 250, 500),
+            registry=registry,
+        )
+        self.client_retries = Counter(
+            "studysync_progress_client_retries",
+            f"Batches that clients re-sent (header {RETRY_HEADER} > 0), by retry number (capped at 10).",
+            ["retry"],
+            registry=registry,
+        )
+        self.replay_age = Histogram(
+            "studysync_progress_replay_age_seconds",
+            "server_received_at - timestamp of newly stored items: how long items waited offline.",
+            buckets=(1, 10, 60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+            registry=registry,
+        )
+
+    def observe_batch(self, results: Sequence[ItemResult], retry: int, received_at: datetime) -> None:
+        self.batches.inc()
+        self.batch_size.observe(len(results))
+        for result in results:
+            self.items.labels(result.status, result.error_code or "").inc()
+        if retry > 0:
+            self.client_retries.labels(str(min(retry, 10))).inc()
+        for result in results:
+            if result.occurred_at is not None:
+                self.replay_age.observe(max(0.0, (received_at - result.occurred_at).total_seconds()))

@@ -1,0 +1,89 @@
+"""gRPC face of the progress service: protobuf in, one call into the app, protobuf out."""
+
+from __future__ import annotations
+
+import grpc
+
+from services.progress.app import ProgressApp
+from services.progress.domain import ItemResult, ProgressItem
+from services.progress.metrics import RETRY_HEADER
+from services.progress.repository import StoredRecord
+from services.runtime.auth import current_principal
+from services.runtime.interceptors import metadata_value
+from services.runtime.proto_values import dict_to_struct, timestamp, value_to_python
+from studysync.progress.v1 import progress_service_pb2 as pb
+from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
+from studysync.progress.v1 import resources_pb2 as res
+
+
+def item_from_proto(item: res.ProgressItem) -> ProgressItem:
+    return ProgressItem(
+        idempotency_key=item.idempotency_key,
+        activity_type=item.activity_type,
+        content_id=item.content_id,
+        score=item.score,
+        duration_seconds=item.duration_seconds if item.HasField("duration_seconds") else None,
+        meta_data=value_to_python(item.meta_data) if item.HasField("meta_data") else None,
+        timestamp=item.timestamp,
+    )
+
+
+def result_to_proto(result: ItemResult) -> res.ProgressResult:
+    return res.ProgressResult(
+        idempotency_key=result.idempotency_key,
+        status=result.status,
+        server_id=result.server_id,
+        error=result.error,
+        error_code=result.error_code,
+    )
+
+
+def record_to_proto(record: StoredRecord) -> res.ProgressRecord:
+    return res.ProgressRecord(
+        server_id=record.server_id,
+        profile_id=record.profile_id,
+        idempotency_key=record.idempotency_key,
+        activity_type=record.activity_type,
+        content_id=record.content_id,
+        score=record.score,
+        duration_seconds=record.duration_seconds,
+        meta_data=dict_to_struct(record.meta_data) if record.meta_data is not None else None,
+        timestamp=timestamp(record.occurred_at),
+        server_received_at=timestamp(record.server_received_at),
+    )
+
+
+def client_retry(context: grpc.aio.ServicerContext) -> int:
+    value = metadata_value(context, RETRY_HEADER) or "0"
+    return int(value) if value.isdigit() else 0
+
+
+class ProgressServicer(pb_grpc.ProgressServiceServicer):
+    def __init__(self, app: ProgressApp) -> None:
+        self._app = app
+
+    async def BatchRecordProgress(self, request, context):  # noqa: N802 (gRPC method name)
+        items = [item_from_proto(item) for item in request.items]
+        results = await self._app.record_batch(
+            current_principal(), request.profile_id, items, retry=client_retry(context)
+        )
+        return pb.BatchRecordProgressResponse(results=[result_to_proto(r) for r in results])
+
+    async def ListProgress(self, request, context):  # noqa: N802
+        records, token = await self._app.list_progress(
+            current_principal(), request.profile_id, request.page_size, request.page_token
+        )
+        return pb.ListProgressResponse(items=[record_to_proto(r) for r in records], next_page_token=token)
+
+    async def BatchGetProgressReceipts(self, request, context):  # noqa: N802
+        receipts = await self._app.receipts(current_principal(), request.profile_id, list(request.idempotency_keys))
+        return pb.BatchGetProgressReceiptsResponse(
+            receipts=[
+                res.ProgressReceipt(idempotency_key=key, found=server_id is not None, server_id=server_id)
+                for key, server_id in receipts
+            ]
+        )
+
+    async def GetFeatures(self, request, context):  # noqa: N802
+        enabled = self._app.offline_progress_enabled(current_principal(), request.profile_id)
+        return pb.GetFeaturesResponse(offline_progress=enabled)

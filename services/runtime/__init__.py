@@ -1,0 +1,1 @@
+"""The runtime the three services share: written once."""

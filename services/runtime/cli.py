@@ -1,0 +1,66 @@
+"""The `studysync` command: dev tokens, migrations, and the local stack."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from services.runtime.keys import mint_token
+from services.runtime.settings import state_dir
+
+
+def _token(args: argparse.Namespace) -> int:
+    print(mint_token(state_dir(), args.sub, args.profile, args.role, args.ttl))
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from services.devstack import SPECS
+    from services.runtime import db, migrations
+
+    async def run() -> None:
+        for spec in SPECS:
+            if args.service in (None, spec.name):
+                settings = spec.settings()
+                engine = db.create_engine(settings.database_url, settings.db_schema)
+                try:
+                    await migrations.upgrade(engine, spec.migrations_dir, settings.db_schema)
+                finally:
+                    await engine.dispose()
+                print(f"{spec.name}: migrated ({settings.db_schema})")
+
+    asyncio.run(run())
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from services.devstack import run_forever
+
+    return run_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="studysync", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    token = commands.add_parser("token", help="print a token signed with the dev key")
+    token.add_argument("--sub", required=True, help="user id (claim sub)")
+    token.add_argument("--profile", action="append", default=[], help="a profile the user may act for")
+    token.add_argument("--role", action="append", default=[], help="a role, e.g. admin")
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.set_defaults(run=_token)
+
+    migrate = commands.add_parser("migrate", help="apply each service's migrations")
+    migrate.add_argument("service", nargs="?", choices=["progress", "packages", "sync"])
+    migrate.set_defaults(run=_migrate)
+
+    up = commands.add_parser("up", help="run the three services and Envoy until Ctrl-C")
+    up.set_defaults(run=_up)
+
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

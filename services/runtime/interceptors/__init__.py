@@ -1,0 +1,54 @@
+"""gRPC server interceptors, one concern each, applied to every unary RPC of every service."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+
+UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+# Infrastructure RPCs that need no token and are not part of the product's metrics.
+PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+class UnaryInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps the behaviour of unary-unary handlers; streaming handlers (health Watch, reflection)
+    pass through untouched. Subclasses implement `around`."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        if method.startswith(PUBLIC_METHOD_PREFIXES) and not self.applies_to_public:
+            return handler
+        inner = handler.unary_unary
+
+        async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            return await self.around(method, inner, request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    applies_to_public = True
+
+    async def around(
+        self, method: str, call: UnaryBehavior, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        raise NotImplementedError
+
+
+def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for item in context.invocation_metadata() or ():
+        if item.key == key:
+            return item.value if isinstance(item.value, str) else item.value.decode()
+    return None

@@ -1,0 +1,82 @@
+"""Turns exceptions into status codes with `google.rpc.ErrorInfo`; never leaks exception text.
+
+Domain errors carry a safe message, a reason and maybe a field. Anything that might succeed later
+(database or network trouble, lock timeouts) becomes UNAVAILABLE so clients keep their data and
+retry; anything else is INTERNAL with only the request id, and the stack trace goes to the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from sqlalchemy import exc as sa_exc
+
+from services.runtime.errors import DomainError
+from services.runtime.interceptors import UnaryBehavior, UnaryInterceptor
+from services.runtime.interceptors.request_id import current_request_id
+
+log = logging.getLogger("studysync.errors")
+DOMAIN = "studysync.dev"
+
+# Exceptions that mean "try again later", not "your request is wrong".
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    OSError,
+    asyncio.TimeoutError,
+    ConnectionError,
+)
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, TRANSIENT_ERRORS):
+        return True
+    if isinstance(error, sa_exc.DBAPIError):
+        # Deadlocks and serialization failures are retryable by definition (SQLSTATE class 40).
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        return error.connection_invalidated or (sqlstate or "").startswith("40")
+    return False
+
+
+def status_for(code: grpc.StatusCode, message: str, reason: str, field: str | None = None) -> grpc.Status:
+    metadata = {"request_id": current_request_id()}
+    if field:
+        metadata["field"] = field
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN, metadata=metadata))
+    return rpc_status.to_status(status_pb2.Status(code=code.value[0], message=message, details=[info]))
+
+
+class ErrorMappingInterceptor(UnaryInterceptor):
+    applies_to_public = False
+
+    async def around(
+        self, method: str, call: UnaryBehavior, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        try:
+            return await call(request, context)
+        except DomainError as error:
+            status = status_for(error.code, error.message, error.reason, error.field)
+        except grpc.aio.AbortError:
+            raise  # already a deliberate status
+        except NotImplementedError:
+            status = status_for(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet", "UNIMPLEMENTED")
+        except Exception as error:
+            if _is_transient(error):
+                log.warning("transient failure in %s: %r", method, error)
+                status = status_for(
+                    grpc.StatusCode.UNAVAILABLE,
+                    "temporarily unavailable, retry later",
+                    "DEPENDENCY_UNAVAILABLE",
+                )
+            else:
+                log.exception("unexpected failure in %s", method)
+                status = status_for(grpc.StatusCode.INTERNAL, "internal error", "INTERNAL")
+        await context.abort(status.code, status.details, status.trailing_metadata)

@@ -1,0 +1,74 @@
+"""The dev signing key: an ES256 key pair and its JWKS, made on first run in the state folder.
+
+Envoy's jwt_authn reads the JWKS file; every service verifies tokens against the same file; the
+`studysync token` command signs with the private key. Production swaps the files, not the code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ISSUER = "studysync"
+PRIVATE_KEY_FILE = "signing-key.pem"
+JWKS_FILE = "jwks.json"
+
+
+def ensure_dev_keys(state: Path) -> Path:
+    """Creates the key pair and JWKS if missing; returns the JWKS path. Safe to call concurrently."""
+    state.mkdir(parents=True, exist_ok=True)
+    jwks_path = state / JWKS_FILE
+    key_path = state / PRIVATE_KEY_FILE
+    if jwks_path.exists() and key_path.exists():
+        return jwks_path
+    key = ec.generate_private_key(ec.SECP256R1())
+    kid = uuid.uuid4().hex[:16]
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    jwks = {"keys": [{**public, "kid": kid, "alg": "ES256", "use": "sig"}]}
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    # Write both under temporary names, then rename: a reader never sees half a file, and a
+    # concurrent first run that loses the race simply keeps the winner's pair.
+    suffix = f".{os.getpid()}.tmp"
+    tmp_key, tmp_jwks = key_path.with_suffix(suffix), jwks_path.with_suffix(suffix)
+    tmp_key.write_bytes(pem)
+    tmp_key.chmod(0o600)
+    tmp_jwks.write_text(json.dumps(jwks, indent=2))
+    if key_path.exists() or jwks_path.exists():
+        tmp_key.unlink()
+        tmp_jwks.unlink()
+    else:
+        tmp_key.replace(key_path)
+        tmp_jwks.replace(jwks_path)
+    return jwks_path
+
+
+def mint_token(
+    state: Path,
+    sub: str,
+    profiles: list[str] | None = None,
+    roles: list[str] | None = None,
+    ttl_seconds: int = 3600,
+) -> str:
+    """A token signed with the dev key, with the claims every service reads."""
+    ensure_dev_keys(state)
+    jwks = json.loads((state / JWKS_FILE).read_text())
+    now = int(time.time())
+    claims = {
+        "iss": ISSUER,
+        "sub": sub,
+        "profiles": list(profiles or []),
+        "roles": list(roles or []),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    key = (state / PRIVATE_KEY_FILE).read_bytes()
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": jwks["keys"][0]["kid"]})

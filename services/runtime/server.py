@@ -1,0 +1,149 @@
+"""Server start-up, written once: `create_server` builds a ready-to-start service (tests use port 0),
+`serve` runs one until SIGTERM/SIGINT and shuts it down gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry, start_http_server
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from services.runtime import db, migrations
+from services.runtime.auth import TokenVerifier
+from services.runtime.cache import create_redis
+from services.runtime.interceptors.access_log import AccessLogInterceptor
+from services.runtime.interceptors.auth import AuthInterceptor
+from services.runtime.interceptors.error_mapping import ErrorMappingInterceptor
+from services.runtime.interceptors.metrics import MetricsInterceptor
+from services.runtime.interceptors.request_id import RequestIdInterceptor
+from services.runtime.keys import ensure_dev_keys
+from services.runtime.logs import configure_logging
+from services.runtime.settings import Settings
+
+log = logging.getLogger("studysync.server")
+
+
+@dataclass
+class Runtime:
+    """What a service's servicer is built from: settings and the shared resources."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+    redis: Redis | None
+    registry: CollectorRegistry
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How one service plugs into the runtime."""
+
+    name: str  # "progress"; also the database schema and the settings prefix
+    full_name: str  # "studysync.progress.v1.ProgressService"
+    default_port: int
+    default_metrics_port: int
+    migrations_dir: Path
+    register: Callable[[grpc.aio.Server, Runtime], Any]
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.name, self.default_port, self.default_metrics_port)
+
+
+@dataclass
+class RunningService:
+    spec: ServiceSpec
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    runtime: Runtime
+    metrics_port: int | None = None
+    _metrics_server: Any = field(default=None, repr=False)
+
+    async def start(self) -> None:
+        await self.server.start()
+        settings = self.runtime.settings
+        if settings.metrics_port is not None:
+            self._metrics_server, _ = start_http_server(
+                settings.metrics_port, addr=settings.host, registry=self.runtime.registry
+            )
+            self.metrics_port = self._metrics_server.server_port
+        for name in ("", self.spec.full_name):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING first (Envoy stops routing here), then finish in-flight calls, then close pools."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.runtime.settings.grace_seconds if grace is None else grace)
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        await self.runtime.engine.dispose()
+        if self.runtime.redis is not None:
+            await self.runtime.redis.aclose()
+
+
+async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> tuple[RunningService, int]:
+    """Migrates the service's schema, wires interceptors, health, reflection; binds (port 0 = any)."""
+    settings = settings or spec.settings()
+    engine = db.create_engine(settings.database_url, settings.db_schema)
+    if settings.migrate_on_start:
+        await migrations.upgrade(engine, spec.migrations_dir, settings.db_schema)
+    registry = CollectorRegistry()
+    runtime = Runtime(settings, engine, db.sessionmaker(engine), create_redis(settings.redis_url), registry)
+    verifier = TokenVerifier(ensure_dev_keys(settings.state_dir))
+    server = grpc.aio.server(
+        interceptors=[
+            RequestIdInterceptor(),
+            AccessLogInterceptor(spec.name),
+            MetricsInterceptor(registry),
+            ErrorMappingInterceptor(),
+            AuthInterceptor(verifier),
+        ],
+        options=[
+            ("grpc.max_receive_message_length", settings.max_message_bytes),
+            ("grpc.max_send_message_length", settings.max_message_bytes),
+        ],
+    )
+    spec.register(server, runtime)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (spec.full_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    return RunningService(spec, server, port, health_servicer, runtime), port
+
+
+def serve(spec: ServiceSpec) -> None:
+    """Runs one service until SIGTERM or SIGINT."""
+    configure_logging()
+
+    async def main() -> None:
+        service, port = await create_server(spec)
+        await service.start()
+        log.info(
+            "%s listening on %s:%d (metrics :%s)",
+            spec.name,
+            service.runtime.settings.host,
+            port,
+            service.metrics_port,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("%s shutting down", spec.name)
+        await service.stop()
+
+    asyncio.run(main())

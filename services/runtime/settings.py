@@ -1,0 +1,51 @@
+"""Service settings, read once from environment variables (one naming scheme for all services)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def state_dir() -> Path:
+    """The local state folder: SQLite files, the dev signing key and its JWKS (never committed)."""
+    return Path(os.environ.get("STUDYSYNC_STATE_DIR", ".studysync")).resolve()
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    host: str
+    port: int
+    metrics_port: int | None
+    database_url: str
+    db_schema: str
+    redis_url: str | None
+    state_dir: Path
+    grace_seconds: float
+    max_message_bytes: int
+    migrate_on_start: bool
+
+    @classmethod
+    def from_env(cls, service: str, default_port: int, default_metrics_port: int) -> Settings:
+        """Reads `<SERVICE>_*` variables first, then the shared `STUDYSYNC_*` ones."""
+        prefix = service.upper()
+
+        def env(name: str, default: str | None = None) -> str | None:
+            return os.environ.get(f"{prefix}_{name}", os.environ.get(f"STUDYSYNC_{name}", default))
+
+        state = state_dir()
+        metrics = env("METRICS_PORT", str(default_metrics_port))
+        return cls(
+            service=service,
+            host=env("HOST", "127.0.0.1") or "127.0.0.1",
+            port=int(os.environ.get(f"{prefix}_PORT", default_port)),
+            metrics_port=int(metrics) if metrics not in (None, "", "off") else None,
+            database_url=env("DATABASE_URL") or f"sqlite+aiosqlite:///{state / f'{service}.db'}",
+            db_schema=env("DB_SCHEMA") or service,
+            redis_url=env("REDIS_URL", os.environ.get("REDIS_URL")) or None,
+            state_dir=state,
+            grace_seconds=float(env("GRACE_SECONDS", "5") or 5),
+            max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),
+            migrate_on_start=(env("MIGRATE_ON_START", "1") or "1") not in ("0", "false", "no"),
+        )

@@ -1,0 +1,48 @@
+"""Field checks and canonical hashing that more than one service needs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+import rfc8785
+
+from services.runtime.errors import InvalidField
+
+# RFC 3339 date-time: an offset is mandatory; fractions of any length (truncated to microseconds).
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def parse_rfc3339(field: str, value: str) -> datetime:
+    """An aware datetime, or InvalidField naming `field`."""
+    match = _RFC3339.match(value)
+    if not match:
+        raise InvalidField(field, "must be an RFC 3339 date-time with an offset, e.g. 2026-01-28T10:00:00Z")
+    date, time, fraction, offset = match.groups()
+    offset = "+00:00" if offset in ("Z", "z") else offset
+    text = f"{date}T{time}{'.' + fraction[:6].ljust(6, '0') if fraction else ''}{offset}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidField(field, "is not a valid date-time") from None
+
+
+def parse_uuid(field: str, value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        raise InvalidField(field, "must be a UUID") from None
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 (JSON Canonicalization Scheme): the same bytes in every language."""
+    return rfc8785.dumps(value)
+
+
+def canonical_sha256(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value)).hexdigest()
