@@ -1,0 +1,1 @@
+"""The Envoy gateway: config template, renderer and the Lua status filter."""

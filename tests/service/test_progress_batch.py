@@ -1,0 +1,189 @@
+"""POST /api/v1/progress/batch semantics over real gRPC, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+
+from studysync.progress.v1 import progress_service_pb2 as pb
+from studysync.progress.v1 import resources_pb2 as res
+from tests.conftest import auth
+from tests.helpers import error_info
+
+
+def new_profile() -> str:
+    return f"profile-{uuid.uuid4().hex[:12]}"
+
+
+def item(key: str, **fields: object) -> res.ProgressItem:
+    values: dict[str, object] = {
+        "idempotency_key": key,
+        "activity_type": "letter_trace",
+        "content_id": "letter-a",
+        "score": 0.9,
+        "timestamp": "2026-01-29T10:00:00Z",
+    }
+    values.update(fields)
+    return res.ProgressItem(**values)
+
+
+@pytest.fixture
+def profile() -> str:
+    return new_profile()
+
+
+@pytest.fixture
+def call(progress_stub, make_token, profile):
+    token = make_token("user-1", [profile])
+
+    async def batch(*items: res.ProgressItem, profile_id: str | None = None) -> list[res.ProgressResult]:
+        request = pb.BatchRecordProgressRequest(profile_id=profile_id or profile, items=items)
+        return list((await progress_stub.BatchRecordProgress(request, metadata=auth(token))).results)
+
+    return batch
+
+
+async def test_seed_request_is_stored_and_returns_ok_with_a_server_id(call):
+    meta = struct_pb2.Value()
+    meta.struct_value.update({"attempts": 2, "hint_used": False})
+    [result] = await call(item("k-1", duration_seconds=12, meta_data=meta))
+    assert result.status == "ok"
+    assert uuid.UUID(result.server_id)
+    assert not result.HasField("error")
+
+
+async def test_same_key_same_content_is_a_duplicate_with_the_original_server_id(call):
+    [first] = await call(item("k-1"))
+    [again] = await call(item("k-1"))
+    assert (again.status, again.server_id) == ("duplicate", first.server_id)
+
+
+async def test_timestamps_are_compared_as_instants(call):
+    [first] = await call(item("k-1", timestamp="2026-01-29T10:00:00Z"))
+    [again] = await call(item("k-1", timestamp="2026-01-29T15:30:00.000+05:30"))
+    assert (again.status, again.server_id) == ("duplicate", first.server_id)
+
+
+async def test_same_key_different_content_is_an_error_and_the_stored_item_stays(
+    call, progress_stub, make_token, profile
+):
+    [first] = await call(item("k-1", score=1.0))
+    [reused] = await call(item("k-1", score=0.5))
+    assert reused.status == "error"
+    assert reused.error_code == "IDEMPOTENCY_KEY_REUSED"
+    assert "idempotency_key" in reused.error
+    assert not reused.HasField("server_id")
+    listed = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile), metadata=auth(make_token("user-1", [profile]))
+    )
+    assert [(r.server_id, r.score) for r in listed.items] == [(first.server_id, 1.0)]
+
+
+BAD_ITEMS = [
+    ("idempotency_key", item("")),
+    ("idempotency_key", item("k" * 129)),
+    ("idempotency_key", item("ключ")),
+    ("activity_type", item("k-a", activity_type="")),
+    ("content_id", item("k-c", content_id="x" * 129)),
+    ("score", item("k-s", score=math.nan)),
+    ("score", item("k-i", score=math.inf)),
+    ("duration_seconds", item("k-d", duration_seconds=-1)),
+    ("meta_data", item("k-m", meta_data=struct_pb2.Value(string_value="not an object"))),
+    ("timestamp", item("k-t")),  # replaced below: no offset
+    ("timestamp", item("k-g", timestamp="yesterday")),
+    ("timestamp", item("k-f", timestamp=(datetime.now(UTC) + timedelta(hours=25)).isoformat())),
+    ("timestamp", item("k-e", timestamp="")),
+]
+BAD_ITEMS[9] = ("timestamp", item("k-t", timestamp="2026-01-29T10:00:00"))
+
+
+async def test_mixed_batch_bad_items_are_errors_naming_the_field_and_good_items_are_stored(call):
+    big = struct_pb2.Value()
+    big.struct_value.update({"blob": "x" * 9000})
+    bad = [*BAD_ITEMS, ("meta_data", item("k-big", meta_data=big))]
+    batch = [item("good-1"), *(i for _, i in bad), item("good-2")]
+    results = await call(*batch)
+    assert [r.idempotency_key for r in results] == [i.idempotency_key for i in batch]
+    assert results[0].status == results[-1].status == "ok"
+    for (field, _), result in zip(bad, results[1:-1], strict=True):
+        assert result.status == "error", field
+        assert result.error.startswith(field), (field, result.error)
+        assert result.error_code == "INVALID_FIELD"
+        assert not result.HasField("server_id")
+
+
+async def test_same_key_twice_in_one_batch_behaves_like_two_batches_in_order(call):
+    same = await call(item("k-1"), item("k-1"))
+    assert [r.status for r in same] == ["ok", "duplicate"]
+    assert same[0].server_id == same[1].server_id
+    different = await call(item("k-2", score=1), item("k-2", score=2))
+    assert [r.status for r in different] == ["ok", "error"]
+    assert different[1].error_code == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_twenty_concurrent_identical_batches_store_one_row_per_key(
+    call, progress_stub, make_token, profile
+):
+    batch = [item(f"k-{n}", score=n) for n in range(25)]
+    outcomes = await asyncio.gather(*(call(*batch) for _ in range(20)))
+    for n in range(25):
+        ids = {results[n].server_id for results in outcomes}
+        statuses = sorted(results[n].status for results in outcomes)
+        assert len(ids) == 1
+        assert statuses == ["duplicate"] * 19 + ["ok"]
+    listed = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile, page_size=500), metadata=auth(make_token("user-1", [profile]))
+    )
+    assert sorted(r.idempotency_key for r in listed.items) == sorted(f"k-{n}" for n in range(25))
+
+
+async def test_another_users_profile_is_permission_denied(progress_stub, make_token):
+    token = make_token("user-1", ["mine"])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await progress_stub.BatchRecordProgress(
+            pb.BatchRecordProgressRequest(profile_id="theirs", items=[item("k")]), metadata=auth(token)
+        )
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(caught.value).metadata["field"] == "profile_id"
+
+
+@pytest.mark.parametrize(
+    ("profile_id", "count", "field"),
+    [("", 1, "profile_id"), ("p", 0, "items"), ("p", 501, "items")],
+)
+async def test_bad_requests_are_invalid_argument_naming_the_field(progress_stub, make_token, profile_id, count, field):
+    token = make_token("user-1", ["p"])
+    request = pb.BatchRecordProgressRequest(profile_id=profile_id, items=[item(f"k-{n}") for n in range(count)])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await progress_stub.BatchRecordProgress(request, metadata=auth(token))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(caught.value).metadata["field"] == field
+    assert caught.value.details().startswith(field)
+
+
+async def test_five_hundred_items_are_accepted(call):
+    results = await call(*(item(f"k-{n}") for n in range(500)))
+    assert [r.status for r in results] == ["ok"] * 500
+
+
+@pytest.mark.parametrize("token_kind", ["missing", "expired", "forged", "not bearer"])
+async def test_bad_tokens_are_unauthenticated(progress_stub, make_token, token_kind):
+    good = make_token("user-1", ["p"])
+    metadata = {
+        "missing": (),
+        "expired": auth(make_token("user-1", ["p"], ttl=-60)),
+        "forged": auth(good[:-4] + ("AAAA" if not good.endswith("AAAA") else "BBBB")),
+        "not bearer": (("authorization", f"Basic {good}"),),
+    }[token_kind]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await progress_stub.BatchRecordProgress(
+            pb.BatchRecordProgressRequest(profile_id="p", items=[item("k")]), metadata=metadata
+        )
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "Traceback" not in caught.value.details()
