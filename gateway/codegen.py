@@ -35,9 +35,13 @@ def proto_files() -> list[Path]:
     return sorted(PROTOS.rglob("*.proto"))
 
 
-def _protoc(args: list[str]) -> None:
+# Envoy turns error details into JSON only for types it finds in the descriptor set.
+ERROR_DETAIL_PROTOS = ["google/rpc/status.proto", "google/rpc/error_details.proto"]
+
+
+def _protoc(args: list[str], extra_files: list[str] | None = None) -> None:
     includes = [f"-I{d}" for d in _include_dirs()]
-    files = [str(p.relative_to(PROTOS)) for p in proto_files()]
+    files = [str(p.relative_to(PROTOS)) for p in proto_files()] + (extra_files or [])
     if protoc.main(["protoc", *includes, *args, *files]) != 0:
         raise SystemExit("protoc failed")
 
@@ -49,7 +53,7 @@ def generate_python(out: Path) -> None:
 
 def generate_descriptor(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    _protoc(["--include_imports", "--include_source_info", f"--descriptor_set_out={out}"])
+    _protoc(["--include_imports", "--include_source_info", f"--descriptor_set_out={out}"], ERROR_DETAIL_PROTOS)
 
 
 def drifted_files(committed: Path) -> list[str]:

@@ -31,15 +31,18 @@ function envoy_on_response(response_handle)
     return
   end
 
-  -- body(true) waits for the whole (already buffered by the transcoder) body; setBytes("")
-  -- empties it and also sets content-length to 0.
-  local length = headers:get("content-length")
-  response_handle:body(true):setBytes("")
+  -- body(true) waits for the whole body (the transcoder has already buffered it). setBytes("")
+  -- empties it and sets content-length to 0. Header objects taken before body() are stale after
+  -- it ("object used outside of proper scope"), so fetch them again.
+  local body = response_handle:body(true)
+  local length = body:length()
+  body:setBytes("")
+  headers = response_handle:headers()
   if status == "304" then
     -- A 304 carries no content-length of its own (a cache would apply it to the stored body).
     headers:remove("content-length")
-  elseif length ~= nil then
+  else
     -- HEAD reports the length the GET body would have had.
-    headers:replace("content-length", length)
+    headers:replace("content-length", tostring(length))
   end
 end

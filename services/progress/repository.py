@@ -51,9 +51,13 @@ class ProgressRepository:
         insert = (postgresql.insert if self._postgres else sqlite.insert)(T)
         async with self._engine.begin() as conn:
             if self._postgres:
-                await conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:p, 0))"), {"p": profile_id})
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:p, 0))"), {"p": profile_id}
+                )
             last_seq = (
-                await conn.execute(select(func.coalesce(func.max(T.c.seq), 0)).where(T.c.profile_id == profile_id))
+                await conn.execute(
+                    select(func.coalesce(func.max(T.c.seq), 0)).where(T.c.profile_id == profile_id)
+                )
             ).scalar_one()
             rows = [
                 {
@@ -72,12 +76,15 @@ class ProgressRepository:
                 }
                 for position, item in enumerate(items, start=1)
             ]
-            statement = insert.on_conflict_do_nothing(index_elements=["profile_id", "idempotency_key"]).returning(
-                T.c.idempotency_key
-            )
+            statement = insert.on_conflict_do_nothing(
+                index_elements=["profile_id", "idempotency_key"]
+            ).returning(T.c.idempotency_key)
             inserted = set((await conn.execute(statement, rows)).scalars())
             outcome = {
-                row["idempotency_key"]: (Stored(str(row["server_id"]), row["fingerprint"], row["occurred_at"]), True)
+                row["idempotency_key"]: (
+                    Stored(str(row["server_id"]), row["fingerprint"], row["occurred_at"]),
+                    True,
+                )
                 for row in rows
                 if row["idempotency_key"] in inserted
             }

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import grpc
+from studysync.progress.v1 import progress_service_pb2 as pb
+from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
+from studysync.progress.v1 import resources_pb2 as res
 
 from services.progress.app import ProgressApp
 from services.progress.domain import ItemResult, ProgressItem
@@ -11,9 +14,6 @@ from services.progress.repository import StoredRecord
 from services.runtime.auth import current_principal
 from services.runtime.interceptors import metadata_value
 from services.runtime.proto_values import dict_to_struct, timestamp, value_to_python
-from studysync.progress.v1 import progress_service_pb2 as pb
-from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
-from studysync.progress.v1 import resources_pb2 as res
 
 
 def item_from_proto(item: res.ProgressItem) -> ProgressItem:
@@ -76,7 +76,9 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
         return pb.ListProgressResponse(items=[record_to_proto(r) for r in records], next_page_token=token)
 
     async def BatchGetProgressReceipts(self, request, context):  # noqa: N802
-        receipts = await self._app.receipts(current_principal(), request.profile_id, list(request.idempotency_keys))
+        receipts = await self._app.receipts(
+            current_principal(), request.profile_id, list(request.idempotency_keys)
+        )
         return pb.BatchGetProgressReceiptsResponse(
             receipts=[
                 res.ProgressReceipt(idempotency_key=key, found=server_id is not None, server_id=server_id)

@@ -13,9 +13,7 @@ import rfc8785
 from services.runtime.errors import InvalidField
 
 # RFC 3339 date-time: an offset is mandatory; fractions of any length (truncated to microseconds).
-_RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def parse_rfc3339(field: str, value: str) -> datetime:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import resources_pb2 as res
+
 from tests.conftest import auth
 from tests.helpers import error_info
 
@@ -138,7 +138,8 @@ async def test_twenty_concurrent_identical_batches_store_one_row_per_key(
         assert len(ids) == 1
         assert statuses == ["duplicate"] * 19 + ["ok"]
     listed = await progress_stub.ListProgress(
-        pb.ListProgressRequest(profile_id=profile, page_size=500), metadata=auth(make_token("user-1", [profile]))
+        pb.ListProgressRequest(profile_id=profile, page_size=500),
+        metadata=auth(make_token("user-1", [profile])),
     )
     assert sorted(r.idempotency_key for r in listed.items) == sorted(f"k-{n}" for n in range(25))
 
@@ -157,9 +158,13 @@ async def test_another_users_profile_is_permission_denied(progress_stub, make_to
     ("profile_id", "count", "field"),
     [("", 1, "profile_id"), ("p", 0, "items"), ("p", 501, "items")],
 )
-async def test_bad_requests_are_invalid_argument_naming_the_field(progress_stub, make_token, profile_id, count, field):
+async def test_bad_requests_are_invalid_argument_naming_the_field(
+    progress_stub, make_token, profile_id, count, field
+):
     token = make_token("user-1", ["p"])
-    request = pb.BatchRecordProgressRequest(profile_id=profile_id, items=[item(f"k-{n}") for n in range(count)])
+    request = pb.BatchRecordProgressRequest(
+        profile_id=profile_id, items=[item(f"k-{n}") for n in range(count)]
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await progress_stub.BatchRecordProgress(request, metadata=auth(token))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

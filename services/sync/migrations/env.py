@@ -1,6 +1,6 @@
 """Alembic environment of the sync schema."""
 
-from services.sync.models import Base
 from services.runtime.migrations import run_env
+from services.sync.models import Base
 
 run_env(Base.metadata)

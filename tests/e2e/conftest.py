@@ -1,0 +1,65 @@
+"""End-to-end fixtures: the three services as processes behind the real Envoy (from the wheel)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.devstack import Stack
+from tests.conftest import BACKENDS, POSTGRES_URL, drop_schema
+
+
+def backend_env(backend: str, run_id: str) -> dict[str, str]:
+    if backend == "sqlite":
+        return {}
+    env: dict[str, str] = {}
+    for name in ("progress", "packages", "sync"):
+        env[f"{name.upper()}_DATABASE_URL"] = POSTGRES_URL
+        env[f"{name.upper()}_DB_SCHEMA"] = f"e2e_{run_id}_{name}"
+    return env
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, run_id: str) -> Iterator[Stack]:
+    """One stack per database backend, shared by the read-mostly end-to-end tests."""
+    state = tmp_path_factory.mktemp(f"stack-{request.param}")
+    running = Stack.on_free_ports(state, env=backend_env(request.param, run_id), log_dir=state / "logs")
+    running.start()
+    yield running
+    running.stop()
+    if request.param == "postgres":
+        import asyncio
+
+        for name in ("progress", "packages", "sync"):
+            asyncio.run(drop_schema(f"e2e_{run_id}_{name}"))
+
+
+@pytest.fixture
+def http(stack: Stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.http_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def bearer(stack: Stack):
+    def headers(sub: str = "user-1", profiles: list[str] | None = None, roles: list[str] | None = None) -> dict:
+        return {"Authorization": f"Bearer {stack.token(sub, profiles, roles)}"}
+
+    return headers
+
+
+def assert_json_error(response: httpx.Response, status: int) -> dict:
+    """Every error, whoever made it (Envoy or a service), is a JSON object with no stack trace."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json"), response.headers
+    body = response.json()
+    assert isinstance(body, dict) and body.get("message") is not None, body
+    assert "Traceback" not in response.text
+    return body
+
+
+def state_of(stack: Stack) -> Path:
+    return stack.state

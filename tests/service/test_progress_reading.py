@@ -1,0 +1,233 @@
+"""Read-back, receipts, feature flag, failures and metrics of the progress service."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+from google.protobuf import json_format
+from studysync.progress.v1 import progress_service_pb2 as pb
+from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
+
+from services.progress.service import SPEC as PROGRESS
+from tests.conftest import auth, service_settings, start_server
+from tests.helpers import error_info, metric_value
+from tests.service.test_progress_batch import item
+
+
+@pytest.fixture
+def profile() -> str:
+    return f"profile-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def metadata(make_token, profile):
+    return auth(make_token("user-1", [profile]))
+
+
+async def test_read_back_pages_in_server_order_without_skips_or_repeats_while_writing(
+    progress_stub, profile, metadata
+):
+    async def write(start: int, count: int) -> None:
+        batch = [item(f"k-{n:04d}") for n in range(start, start + count)]
+        await progress_stub.BatchRecordProgress(
+            pb.BatchRecordProgressRequest(profile_id=profile, items=batch), metadata=metadata
+        )
+
+    await write(0, 25)
+    seen: list[str] = []
+    token = ""
+    writes = iter([(25, 7), (32, 13), (45, 5)])
+    while True:
+        page = await progress_stub.ListProgress(
+            pb.ListProgressRequest(profile_id=profile, page_size=10, page_token=token), metadata=metadata
+        )
+        seen += [r.idempotency_key for r in page.items]
+        token = page.next_page_token
+        assert token, "a cursor is returned even on the last page"
+        more = next(writes, None)
+        if more:
+            await write(*more)  # new items arrive while the device is paging
+        elif len(page.items) < 10:
+            break
+    assert seen == [f"k-{n:04d}" for n in range(50)]
+    # Later, the same cursor yields only what arrived since.
+    await write(50, 2)
+    page = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile, page_token=token), metadata=metadata
+    )
+    assert [r.idempotency_key for r in page.items] == ["k-0050", "k-0051"]
+
+
+async def test_read_back_returns_what_was_sent(progress_stub, profile, metadata):
+    sent = item("k-1", score=0, duration_seconds=3.5, timestamp="2026-01-29T15:30:00+05:30")
+    sent.meta_data.struct_value.update({"level": 2, "tags": ["a", "b"]})
+    [result] = (
+        await progress_stub.BatchRecordProgress(
+            pb.BatchRecordProgressRequest(profile_id=profile, items=[sent]), metadata=metadata
+        )
+    ).results
+    [record] = (
+        await progress_stub.ListProgress(pb.ListProgressRequest(profile_id=profile), metadata=metadata)
+    ).items
+    assert record.server_id == result.server_id
+    assert (record.profile_id, record.activity_type, record.content_id) == (
+        profile,
+        "letter_trace",
+        "letter-a",
+    )
+    assert (record.score, record.duration_seconds) == (0, 3.5)
+    assert record.timestamp.ToJsonString() == "2026-01-29T10:00:00Z"
+    assert record.server_received_at.seconds > record.timestamp.seconds
+    assert json_format.MessageToDict(record.meta_data) == {"level": 2, "tags": ["a", "b"]}
+
+
+@pytest.mark.parametrize(
+    ("field", "request_args"),
+    [
+        ("page_token", {"page_token": "not-a-token"}),
+        ("page_size", {"page_size": -1}),
+        ("profile_id", {"profile_id": ""}),
+    ],
+)
+async def test_bad_read_back_requests_name_the_field(progress_stub, profile, metadata, field, request_args):
+    request = pb.ListProgressRequest(**{"profile_id": profile, **request_args})
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await progress_stub.ListProgress(request, metadata=metadata)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(caught.value).metadata["field"] == field
+
+
+async def test_receipts_tell_which_keys_the_server_holds(progress_stub, profile, metadata):
+    [stored] = (
+        await progress_stub.BatchRecordProgress(
+            pb.BatchRecordProgressRequest(profile_id=profile, items=[item("have")]), metadata=metadata
+        )
+    ).results
+    receipts = (
+        await progress_stub.BatchGetProgressReceipts(
+            pb.BatchGetProgressReceiptsRequest(profile_id=profile, idempotency_keys=["missing", "have"]),
+            metadata=metadata,
+        )
+    ).receipts
+    assert [(r.idempotency_key, r.found, r.server_id) for r in receipts] == [
+        ("missing", False, ""),
+        ("have", True, stored.server_id),
+    ]
+    assert not receipts[0].HasField("server_id")
+
+
+@pytest.mark.parametrize("keys", [[], [f"k{n}" for n in range(501)], [""]])
+async def test_bad_receipt_requests_are_invalid_argument(progress_stub, profile, metadata, keys):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await progress_stub.BatchGetProgressReceipts(
+            pb.BatchGetProgressReceiptsRequest(profile_id=profile, idempotency_keys=keys), metadata=metadata
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(caught.value).metadata["field"] == "idempotency_keys"
+
+
+async def test_receipts_and_features_of_another_profile_are_denied(progress_stub, make_token):
+    metadata = auth(make_token("user-1", ["mine"]))
+    for call in (
+        progress_stub.BatchGetProgressReceipts(
+            pb.BatchGetProgressReceiptsRequest(profile_id="theirs", idempotency_keys=["k"]), metadata=metadata
+        ),
+        progress_stub.GetFeatures(pb.GetFeaturesRequest(profile_id="theirs"), metadata=metadata),
+        progress_stub.ListProgress(pb.ListProgressRequest(profile_id="theirs"), metadata=metadata),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_features_answer_the_offline_progress_flag(progress_stub, profile, metadata):
+    features = await progress_stub.GetFeatures(pb.GetFeaturesRequest(profile_id=profile), metadata=metadata)
+    assert features.HasField("offline_progress")
+    assert features.offline_progress is True  # default rollout: 100 %
+
+
+async def test_metrics_count_items_by_status_batches_retries_and_replay_age(
+    progress_server, progress_stub, profile, metadata
+):
+    async def scrape() -> str:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(progress_server.metrics_url)).text
+
+    before = await scrape()
+    retry = (*metadata, ("x-client-retry", "2"))
+    batch = pb.BatchRecordProgressRequest(profile_id=profile, items=[item("m-1"), item("m-2"), item("")])
+    await progress_stub.BatchRecordProgress(batch, metadata=metadata)
+    await progress_stub.BatchRecordProgress(batch, metadata=retry)
+    after = await scrape()
+
+    def delta(name: str, **labels: str) -> float:
+        return metric_value(after, name, **labels) - metric_value(before, name, **labels)
+
+    assert delta("studysync_progress_items_total", status="ok", reason="") == 2
+    assert delta("studysync_progress_items_total", status="duplicate", reason="") == 2
+    assert delta("studysync_progress_items_total", status="error", reason="INVALID_FIELD") == 2
+    assert delta("studysync_progress_batches_total") == 2
+    assert delta("studysync_progress_client_retries_total", retry="2") == 1
+    assert delta("studysync_progress_replay_age_seconds_count") == 2
+    assert (
+        delta(
+            "studysync_rpc_requests_total",
+            method="/studysync.progress.v1.ProgressService/BatchRecordProgress",
+            code="OK",
+        )
+        == 2
+    )
+
+
+async def test_database_unreachable_is_unavailable_and_a_retry_later_is_clean(
+    progress_stub, state: Path, run_id: str, make_token, profile, metadata
+):
+    """A transient failure fails the whole request as retryable; nothing is half-written."""
+    broken = dataclasses.replace(
+        service_settings(PROGRESS, "postgres", state, run_id),
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:1/test",
+        migrate_on_start=False,
+    )
+    handle = await start_server(PROGRESS, broken)
+    try:
+        stub = pb_grpc.ProgressServiceStub(handle.channel)
+        batch = pb.BatchRecordProgressRequest(profile_id=profile, items=[item("t-1"), item("t-2")])
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.BatchRecordProgress(batch, metadata=metadata)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_info(caught.value).reason == "DEPENDENCY_UNAVAILABLE"
+        assert "127.0.0.1:1" not in caught.value.details()  # no driver text leaks
+    finally:
+        await handle.channel.close()
+        await handle.service.stop(0)
+    retried = await progress_stub.BatchRecordProgress(batch, metadata=metadata)
+    assert [r.status for r in retried.results] == ["ok", "ok"]
+    again = await progress_stub.BatchRecordProgress(batch, metadata=metadata)
+    assert [r.status for r in again.results] == ["duplicate", "duplicate"]
+
+
+async def test_concurrent_batches_of_one_profile_keep_cursor_order(progress_stub, profile, metadata):
+    batches = [[item(f"c{b}-{n}") for n in range(10)] for b in range(8)]
+    await asyncio.gather(
+        *(
+            progress_stub.BatchRecordProgress(
+                pb.BatchRecordProgressRequest(profile_id=profile, items=b), metadata=metadata
+            )
+            for b in batches
+        )
+    )
+    listed = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile, page_size=500), metadata=metadata
+    )
+    keys = [r.idempotency_key for r in listed.items]
+    assert sorted(keys) == sorted(i.idempotency_key for b in batches for i in b)
+    # each batch's items are contiguous and in request order
+    for b in batches:
+        start = keys.index(b[0].idempotency_key)
+        assert keys[start : start + 10] == [i.idempotency_key for i in b]
