@@ -1,0 +1,34 @@
+# Two commands on a fresh machine: `make run` (the whole stack) and `make test` (the whole suite).
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install gen lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## run: three services (SQLite, no Redis) behind Envoy on :8080; Ctrl-C stops everything
+run: install
+	$(PY) -m services.runtime.cli up
+
+## test: the whole suite (unit, service on SQLite + PostgreSQL, end to end through Envoy)
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## gen: regenerate the Python stubs and the descriptor set from protos/
+gen: install
+	$(PY) -m gateway.codegen
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check services gateway tests
+
+clean:
+	rm -rf $(VENV) build gateway/build .studysync
