@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
@@ -40,10 +41,10 @@ def render(config: GatewayConfig) -> str:
     """The Envoy YAML for `config`."""
     values: dict[str, object] = asdict(config)
     for name in ("progress", "packages", "sync"):
-        host, port = values.pop(f"{name}_address")  # type: ignore[misc]
+        host, port = getattr(config, f"{name}_address")
         values[f"{name}_host"], values[f"{name}_port"] = host, int(port)
     for name in ("descriptor_path", "jwks_path", "lua_path"):
-        values[name] = os.path.abspath(values[name])  # type: ignore[arg-type]
+        values[name] = os.path.abspath(getattr(config, name))
     return Template(TEMPLATE.read_text()).substitute(values)
 
 
@@ -54,9 +55,9 @@ def _address(value: str) -> Address:
     return host.strip("[]"), int(port)
 
 
-def config_from_env(env: dict[str, str] | None = None) -> GatewayConfig:
+def config_from_env(env: Mapping[str, str] | None = None) -> GatewayConfig:
     """A config from `STUDYSYNC_*` variables; unset ones keep the dataclass defaults."""
-    env = dict(os.environ if env is None else env)
+    env = os.environ if env is None else env
     base = GatewayConfig()
     state = Path(env.get("STUDYSYNC_STATE_DIR", ".studysync"))
 
@@ -83,7 +84,7 @@ def config_from_env(env: dict[str, str] | None = None) -> GatewayConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Writes the Envoy config for the gateway.")
     parser.add_argument("--out", type=Path, required=True, help="where to write the Envoy YAML")
     out: Path = parser.parse_args(argv).out
     out.parent.mkdir(parents=True, exist_ok=True)

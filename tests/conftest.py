@@ -65,6 +65,7 @@ def service_settings(
         database_url=url,
         db_schema=f"t_{run_id}_{spec.name}",
         redis_url=None,
+        packages_address="127.0.0.1:1",
         state_dir=state,
         grace_seconds=1.0,
         max_message_bytes=16 * 1024 * 1024,

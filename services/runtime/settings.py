@@ -21,6 +21,7 @@ class Settings:
     database_url: str
     db_schema: str
     redis_url: str | None
+    packages_address: str  # where the packages service answers gRPC (sync calls it)
     state_dir: Path
     grace_seconds: float
     max_message_bytes: int
@@ -44,6 +45,7 @@ class Settings:
             database_url=env("DATABASE_URL") or f"sqlite+aiosqlite:///{state / f'{service}.db'}",
             db_schema=env("DB_SCHEMA") or service,
             redis_url=env("REDIS_URL", os.environ.get("REDIS_URL")) or None,
+            packages_address=os.environ.get("PACKAGES_ADDR", "127.0.0.1:50052"),
             state_dir=state,
             grace_seconds=float(env("GRACE_SECONDS", "5") or 5),
             max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),

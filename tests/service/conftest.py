@@ -1,4 +1,4 @@
-"""Service fixtures: each service on both databases, in-process on port 0."""
+"""Service fixtures: each service on both databases, in-process on port 0, over real gRPC."""
 
 from __future__ import annotations
 
@@ -6,20 +6,61 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from studysync.progress.v1 import progress_service_pb2_grpc
 
+from services.packages.service import SPEC as PACKAGES
 from services.progress.service import SPEC as PROGRESS
-from tests.conftest import BACKENDS, ServerHandle, serve_for_session, service_settings
+from services.sync.service import SPEC as SYNC
+from studysync.packages.v1 import packages_service_pb2_grpc
+from studysync.progress.v1 import progress_service_pb2_grpc
+from studysync.sync.v1 import sync_service_pb2_grpc
+from tests.conftest import BACKENDS, REDIS_URL, ServerHandle, serve_for_session, service_settings
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-async def progress_server(
-    request: pytest.FixtureRequest, state: Path, run_id: str
-) -> AsyncIterator[ServerHandle]:
-    async for handle in serve_for_session(PROGRESS, service_settings(PROGRESS, request.param, state, run_id)):
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database every service fixture of this test uses: "sqlite" or "postgres"."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+async def progress_server(backend: str, state: Path, run_id: str) -> AsyncIterator[ServerHandle]:
+    async for handle in serve_for_session(PROGRESS, service_settings(PROGRESS, backend, state, run_id)):
         yield handle
 
 
 @pytest.fixture
 def progress_stub(progress_server: ServerHandle) -> progress_service_pb2_grpc.ProgressServiceStub:
     return progress_service_pb2_grpc.ProgressServiceStub(progress_server.channel)
+
+
+@pytest.fixture(scope="session")
+async def packages_server(backend: str, state: Path, run_id: str) -> AsyncIterator[ServerHandle]:
+    async for handle in serve_for_session(PACKAGES, service_settings(PACKAGES, backend, state, run_id)):
+        yield handle
+
+
+@pytest.fixture
+def packages_stub(packages_server: ServerHandle) -> packages_service_pb2_grpc.PackagesServiceStub:
+    return packages_service_pb2_grpc.PackagesServiceStub(packages_server.channel)
+
+
+@pytest.fixture(scope="session", params=["redis", "no-redis"])
+async def sync_server(
+    request: pytest.FixtureRequest, backend: str, packages_server: ServerHandle, state: Path, run_id: str
+) -> AsyncIterator[ServerHandle]:
+    """The sync service, calling the real packages service; with the real Redis or with none."""
+    settings = service_settings(
+        SYNC,
+        backend,
+        state,
+        f"{run_id}{'r' if request.param == 'redis' else 'n'}",
+        redis_url=REDIS_URL if request.param == "redis" else None,
+        packages_address=f"127.0.0.1:{packages_server.port}",
+    )
+    async for handle in serve_for_session(SYNC, settings):
+        yield handle
+
+
+@pytest.fixture
+def sync_stub(sync_server: ServerHandle) -> sync_service_pb2_grpc.SyncServiceStub:
+    return sync_service_pb2_grpc.SyncServiceStub(sync_server.channel)
