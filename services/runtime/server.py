@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,8 @@ class Runtime:
     sessions: async_sessionmaker
     redis: Redis | None
     registry: CollectorRegistry
+    # Called on shutdown after the server stopped, e.g. to close a channel to another service.
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class RunningService:
         await self.server.stop(self.runtime.settings.grace_seconds if grace is None else grace)
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
+        for close in self.runtime.closers:
+            await close()
         await self.runtime.engine.dispose()
         if self.runtime.redis is not None:
             await self.runtime.redis.aclose()
