@@ -53,7 +53,9 @@ def generate_python(out: Path) -> None:
 
 def generate_descriptor(out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    _protoc(["--include_imports", "--include_source_info", f"--descriptor_set_out={out}"], ERROR_DETAIL_PROTOS)
+    _protoc(
+        ["--include_imports", "--include_source_info", f"--descriptor_set_out={out}"], ERROR_DETAIL_PROTOS
+    )
 
 
 def drifted_files(committed: Path) -> list[str]:
