@@ -23,7 +23,9 @@ def backend_env(backend: str, run_id: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, run_id: str) -> Iterator[Stack]:
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, run_id: str
+) -> Iterator[Stack]:
     """One stack per database backend, shared by the read-mostly end-to-end tests."""
     state = tmp_path_factory.mktemp(f"stack-{request.param}")
     running = Stack.on_free_ports(state, env=backend_env(request.param, run_id), log_dir=state / "logs")
@@ -45,7 +47,9 @@ def http(stack: Stack) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def bearer(stack: Stack):
-    def headers(sub: str = "user-1", profiles: list[str] | None = None, roles: list[str] | None = None) -> dict:
+    def headers(
+        sub: str = "user-1", profiles: list[str] | None = None, roles: list[str] | None = None
+    ) -> dict:
         return {"Authorization": f"Bearer {stack.token(sub, profiles, roles)}"}
 
     return headers

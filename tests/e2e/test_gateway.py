@@ -72,7 +72,10 @@ def test_token_signed_with_another_key_is_401(http, tmp_path):
 
     foreign = mint_token(tmp_path, "user-1", ["p"])  # a different, freshly made key pair
     assert_json_error(
-        http.get("/api/v1/progress", params={"profile_id": "p"}, headers={"Authorization": f"Bearer {foreign}"}), 401
+        http.get(
+            "/api/v1/progress", params={"profile_id": "p"}, headers={"Authorization": f"Bearer {foreign}"}
+        ),
+        401,
     )
 
 
@@ -81,14 +84,19 @@ def test_expired_token_is_401(http, stack):
 
     expired = mint_token(stack.state, "user-1", ["p"], ttl_seconds=-120)
     assert_json_error(
-        http.get("/api/v1/progress", params={"profile_id": "p"}, headers={"Authorization": f"Bearer {expired}"}), 401
+        http.get(
+            "/api/v1/progress", params={"profile_id": "p"}, headers={"Authorization": f"Bearer {expired}"}
+        ),
+        401,
     )
 
 
 def test_body_over_the_limit_is_413_json(http, bearer):
     big = b'{"profile_id": "p", "items": [], "pad": "' + b"x" * (9 * 1024 * 1024) + b'"}'
     response = http.post(
-        "/api/v1/progress/batch", content=big, headers={**bearer(profiles=["p"]), "content-type": "application/json"}
+        "/api/v1/progress/batch",
+        content=big,
+        headers={**bearer(profiles=["p"]), "content-type": "application/json"},
     )
     assert_json_error(response, 413)
 
@@ -99,13 +107,17 @@ def test_unknown_route_is_404_json(http, bearer):
 
 def test_malformed_json_is_400_json(http, bearer):
     response = http.post(
-        "/api/v1/progress/batch", content=b"{not json", headers={**bearer(), "content-type": "application/json"}
+        "/api/v1/progress/batch",
+        content=b"{not json",
+        headers={**bearer(), "content-type": "application/json"},
     )
     assert_json_error(response, 400)
 
 
 def test_service_errors_are_json_with_error_info(http, bearer):
-    body = assert_json_error(http.get("/api/v1/progress", params={"profile_id": "theirs"}, headers=bearer()), 403)
+    body = assert_json_error(
+        http.get("/api/v1/progress", params={"profile_id": "theirs"}, headers=bearer()), 403
+    )
     [info] = body["details"]
     assert info["reason"] == "PERMISSION_DENIED"
     assert info["metadata"]["field"] == "profile_id"
@@ -120,14 +132,16 @@ def test_head_answers_carry_no_body(http, bearer):
 
 
 def test_rate_limit_is_429_json(tmp_path):
-    limited = Stack.on_free_ports(tmp_path, gateway={"rate_limit_tokens": 3, "rate_limit_fill_seconds": 3600},
-                                  log_dir=tmp_path / "logs")
+    limited = Stack.on_free_ports(
+        tmp_path, gateway={"rate_limit_tokens": 3, "rate_limit_fill_seconds": 3600}, log_dir=tmp_path / "logs"
+    )
     limited.start()
     try:
         with httpx.Client(base_url=limited.http_url) as client:
             headers = {"Authorization": f"Bearer {limited.token('u', ['p'])}"}
-            statuses = [client.get("/api/v1/features", params={"profile_id": "p"}, headers=headers)
-                        for _ in range(6)]
+            statuses = [
+                client.get("/api/v1/features", params={"profile_id": "p"}, headers=headers) for _ in range(6)
+            ]
         assert [r.status_code for r in statuses[:3]] == [200, 200, 200]
         assert_json_error(statuses[-1], 429)
     finally:
@@ -164,10 +178,17 @@ def test_rendered_config_passes_envoy_validate(stack, tmp_path):
 
     config = tmp_path / "envoy.yaml"
     config.write_text(render(stack.gateway_config()))
-    result = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     broken = tmp_path / "broken.yaml"
-    broken.write_text(config.read_text().replace("studysync.sync.v1.SyncService", "studysync.sync.v1.NoSuchService"))
-    assert subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(broken)], capture_output=True,
-                          timeout=60).returncode != 0
+    broken.write_text(
+        config.read_text().replace("studysync.sync.v1.SyncService", "studysync.sync.v1.NoSuchService")
+    )
+    assert (
+        subprocess.run(
+            [envoy_binary(), "--mode", "validate", "-c", str(broken)], capture_output=True, timeout=60
+        ).returncode
+        != 0
+    )

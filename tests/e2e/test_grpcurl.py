@@ -31,8 +31,12 @@ def test_grpcurl_lists_each_service_by_reflection(stack, spec):
 def test_grpcurl_calls_a_method_with_a_token(stack):
     token = stack.token("user-1", ["p-grpcurl"])
     result = grpcurl(
-        "-H", f"authorization: Bearer {token}", "-d", json.dumps({"profile_id": "p-grpcurl"}),
-        stack.grpc_target("progress"), "studysync.progress.v1.ProgressService/GetFeatures",
+        "-H",
+        f"authorization: Bearer {token}",
+        "-d",
+        json.dumps({"profile_id": "p-grpcurl"}),
+        stack.grpc_target("progress"),
+        "studysync.progress.v1.ProgressService/GetFeatures",
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"offline_progress": True}
