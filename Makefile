@@ -32,3 +32,7 @@ lint: install
 
 clean:
 	rm -rf $(VENV) build gateway/build .studysync
+
+## bench: performance targets as ratios against ceilings measured in the same run (PostgreSQL + Redis)
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -43,8 +44,10 @@ class ProgressMetrics:
     def observe_batch(self, results: Sequence[ItemResult], retry: int, received_at: datetime) -> None:
         self.batches.inc()
         self.batch_size.observe(len(results))
-        for result in results:
-            self.items.labels(result.status, result.error_code or "").inc()
+        for (status, reason), count in collections.Counter(
+            (r.status, r.error_code or "") for r in results
+        ).items():
+            self.items.labels(status, reason).inc(count)
         if retry > 0:
             self.client_retries.labels(str(min(retry, 10))).inc()
         for result in results:

@@ -2,19 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.progress.domain import Stored, ValidItem
 from services.progress.models import ProgressRow
 
 T = ProgressRow.__table__
+
+# PostgreSQL: one INSERT … SELECT FROM unnest(arrays) WITH ORDINALITY per batch. The driver encodes
+# each column as one array (in C); `seq` continues the profile's sequence and `server_id` comes from
+# gen_random_uuid(), so Python builds no row objects. Runs under the profile's advisory lock.
+_ARRAY_TYPES = {
+    "idempotency_key": "varchar",
+    "fingerprint": "varchar",
+    "activity_type": "varchar",
+    "content_id": "varchar",
+    "score": "float8",
+    "duration_seconds": "float8",
+    "meta_data": "json",
+    "occurred_at": "timestamptz",
+}
+_PG_INSERT = text(
+    f"INSERT INTO progress_items (profile_id, seq, server_id, server_received_at, {', '.join(_ARRAY_TYPES)}) "
+    f"SELECT :profile_id, base.last + item.position, gen_random_uuid(), :received, "
+    f"{', '.join(f'item.{column}' for column in _ARRAY_TYPES)} "
+    "FROM unnest("
+    + ", ".join(f"CAST(:{column} AS {type_}[])" for column, type_ in _ARRAY_TYPES.items())
+    + f") WITH ORDINALITY AS item({', '.join(_ARRAY_TYPES)}, position) "
+    "CROSS JOIN (SELECT coalesce(max(seq), 0) AS last FROM progress_items "
+    "WHERE profile_id = :profile_id) AS base "
+    "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id"
+)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -43,50 +69,26 @@ class ProgressRepository:
         self._postgres = engine.dialect.name == "postgresql"
 
     async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
-        """Inserts the new keys in one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, then reads
+        """Inserts the new keys with one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, then reads
         the rows of the keys that already existed. Per profile, batches take turns (an advisory lock
         on PostgreSQL, the single writer on SQLite), so `seq` grows in commit order and read-back
         cursors never skip an item."""
         received = datetime.now(UTC)
-        insert = (postgresql.insert if self._postgres else sqlite.insert)(T)
         async with self._engine.begin() as conn:
             if self._postgres:
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(hashtextextended(:p, 0))"), {"p": profile_id}
                 )
-            last_seq = (
-                await conn.execute(
-                    select(func.coalesce(func.max(T.c.seq), 0)).where(T.c.profile_id == profile_id)
-                )
-            ).scalar_one()
-            rows = [
-                {
-                    "profile_id": profile_id,
-                    "idempotency_key": item.idempotency_key,
-                    "seq": last_seq + position,
-                    "server_id": uuid.uuid4(),
-                    "fingerprint": item.fingerprint,
-                    "activity_type": item.activity_type,
-                    "content_id": item.content_id,
-                    "score": item.score,
-                    "duration_seconds": item.duration_seconds,
-                    "meta_data": item.meta_data,
-                    "occurred_at": item.occurred_at,
-                    "server_received_at": received,
-                }
-                for position, item in enumerate(items, start=1)
-            ]
-            statement = insert.on_conflict_do_nothing(
-                index_elements=["profile_id", "idempotency_key"]
-            ).returning(T.c.idempotency_key)
-            inserted = set((await conn.execute(statement, rows)).scalars())
+                inserted = await self._insert_postgres(conn, profile_id, items, received)
+            else:
+                inserted = await self._insert_sqlite(conn, profile_id, items, received)
             outcome = {
-                row["idempotency_key"]: (
-                    Stored(str(row["server_id"]), row["fingerprint"], row["occurred_at"]),
+                item.idempotency_key: (
+                    Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),
                     True,
                 )
-                for row in rows
-                if row["idempotency_key"] in inserted
+                for item in items
+                if item.idempotency_key in inserted
             }
             existing = [item.idempotency_key for item in items if item.idempotency_key not in inserted]
             if existing:
@@ -98,6 +100,47 @@ class ProgressRepository:
                 for key, server_id, fingerprint, occurred_at in found:
                     outcome[key] = (Stored(str(server_id), fingerprint, _utc(occurred_at)), False)
         return outcome
+
+    async def _insert_postgres(
+        self, conn: AsyncConnection, profile_id: str, items: Sequence[ValidItem], received: datetime
+    ) -> dict[str, str]:
+        """Key → new server_id of the items inserted (the other keys existed)."""
+        columns = {column: [getattr(item, column) for item in items] for column in _ARRAY_TYPES}
+        columns["meta_data"] = [None if m is None else json.dumps(m) for m in columns["meta_data"]]
+        result = await conn.execute(_PG_INSERT, {"profile_id": profile_id, "received": received, **columns})
+        return {key: str(server_id) for key, server_id in result}
+
+    async def _insert_sqlite(
+        self, conn: AsyncConnection, profile_id: str, items: Sequence[ValidItem], received: datetime
+    ) -> dict[str, str]:
+        last_seq = (
+            await conn.execute(
+                select(func.coalesce(func.max(T.c.seq), 0)).where(T.c.profile_id == profile_id)
+            )
+        ).scalar_one()
+        rows = [
+            {
+                "profile_id": profile_id,
+                "idempotency_key": item.idempotency_key,
+                "seq": last_seq + position,
+                "server_id": uuid.uuid4(),
+                "fingerprint": item.fingerprint,
+                "activity_type": item.activity_type,
+                "content_id": item.content_id,
+                "score": item.score,
+                "duration_seconds": item.duration_seconds,
+                "meta_data": item.meta_data,
+                "occurred_at": item.occurred_at,
+                "server_received_at": received,
+            }
+            for position, item in enumerate(items, start=1)
+        ]
+        statement = (
+            sqlite.insert(T)
+            .on_conflict_do_nothing(index_elements=["profile_id", "idempotency_key"])
+            .returning(T.c.idempotency_key, T.c.server_id)
+        )
+        return {key: str(server_id) for key, server_id in await conn.execute(statement, rows)}
 
     async def list_after(self, profile_id: str, after_seq: int, limit: int) -> list[StoredRecord]:
         async with self._engine.connect() as conn:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,10 +59,13 @@ def peek_principal() -> Principal | None:
 class TokenVerifier:
     """Verifies ES256 bearer tokens against a JWKS file (re-read when the file changes)."""
 
-    def __init__(self, jwks_path: Path) -> None:
+    def __init__(self, jwks_path: Path, cache_size: int = 4096) -> None:
         self._path = jwks_path
         self._mtime = -1.0
         self._keys: dict[str, object] = {}
+        # Verified tokens, until they expire: an ES256 check costs more than a small batch.
+        self._verified: dict[str, tuple[Principal, float]] = {}
+        self._cache_size = cache_size
 
     def _load(self) -> None:
         mtime = self._path.stat().st_mtime
@@ -69,6 +73,7 @@ class TokenVerifier:
             keys = json.loads(self._path.read_text())["keys"]
             self._keys = {k["kid"]: jwt.PyJWK(k).key for k in keys}
             self._mtime = mtime
+            self._verified.clear()  # a rotated key set revokes what the old keys signed
 
     def verify(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -77,6 +82,9 @@ class TokenVerifier:
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
         self._load()
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
         try:
             kid = jwt.get_unverified_header(token).get("kid")
             key = self._keys.get(kid) if kid else next(iter(self._keys.values()), None)
@@ -96,9 +104,13 @@ class TokenVerifier:
         profiles, roles = claims.get("profiles", []), claims.get("roles", [])
         if not isinstance(profiles, list) or not isinstance(roles, list):
             raise Unauthenticated("claims 'profiles' and 'roles' must be lists")
-        return Principal(
+        principal = Principal(
             sub=str(claims["sub"]),
             profiles=frozenset(map(str, profiles)),
             roles=frozenset(map(str, roles)),
             token=token,
         )
+        if len(self._verified) >= self._cache_size:
+            self._verified.clear()
+        self._verified[token] = (principal, float(claims["exp"]))
+        return principal

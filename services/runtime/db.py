@@ -27,7 +27,9 @@ def create_engine(url: str, schema: str) -> AsyncEngine:
         url,
         pool_size=10,
         max_overflow=10,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per transaction. A dead connection fails that request
+        # as UNAVAILABLE (the client retries; every write is idempotent) and the pool replaces it.
+        pool_recycle=1800,
         pool_timeout=10,
         connect_args={"server_settings": {"search_path": schema}, "timeout": 5, "command_timeout": 30},
     )

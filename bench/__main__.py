@@ -1,0 +1,51 @@
+"""`make bench`: start the stack on PostgreSQL (+ Redis), run each case, print ratios vs ceilings."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from bench import harness, progress
+from services.devstack import SPECS, Stack
+
+POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per side (default 5)")
+    args = parser.parse_args()
+    run_id = uuid.uuid4().hex[:6]
+    env = {"REDIS_URL": "redis://127.0.0.1:6379/14", "STUDYSYNC_RATE_LIMIT_TOKENS": "1000000"}
+    for spec in SPECS:
+        env[f"{spec.name.upper()}_DATABASE_URL"] = POSTGRES
+        env[f"{spec.name.upper()}_DB_SCHEMA"] = f"bench_{run_id}_{spec.name}"
+    state = Path(tempfile.mkdtemp(prefix="studysync-bench-"))
+    stack = Stack.on_free_ports(
+        state, env=env, log_dir=state / "logs", gateway={"rate_limit_tokens": 1_000_000}
+    )
+    stack.start()
+    try:
+        results = asyncio.run(progress.run(stack, DSN, f"bench_{run_id}_raw", args.seconds))
+    finally:
+        stack.stop()
+        asyncio.run(_drop([f"bench_{run_id}_{s.name}" for s in SPECS] + [f"bench_{run_id}_raw"]))
+    return 0 if harness.report(results) else 1
+
+
+async def _drop(schemas: list[str]) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(DSN)
+    for schema in schemas:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await conn.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Timing loops and the report the cases share."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rate:
+    units: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.units / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p))] if ordered else 0.0
+
+
+async def measure(
+    workers: int, seconds: float, step: Callable[[int, int], Awaitable[int]], warmup: float = 1.0
+) -> Rate:
+    """Runs `step(worker, iteration) -> units done` in `workers` concurrent loops; counts after warm-up."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    counting_from = start + warmup
+    stop_at = counting_from + seconds
+    units = 0
+    latencies: list[float] = []
+
+    async def worker(number: int) -> None:
+        nonlocal units
+        iteration = 0
+        while loop.time() < stop_at:
+            began = time.perf_counter()
+            done = await step(number, iteration)
+            iteration += 1
+            if loop.time() >= counting_from:
+                units += done
+                latencies.append(time.perf_counter() - began)
+
+    await asyncio.gather(*(worker(n) for n in range(workers)))
+    return Rate(units, seconds, latencies)
+
+
+@dataclass(frozen=True)
+class Result:
+    case: str
+    measured: str
+    ceiling: str
+    ratio: float
+    target: float
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio >= self.target
+
+
+def report(results: list[Result]) -> bool:
+    print(f"\n{'case':44s} {'measured':>22s} {'ceiling':>22s} {'ratio':>7s} {'target':>7s}")
+    for r in results:
+        verdict = "ok" if r.ok else "BELOW TARGET"
+        print(
+            f"{r.case:44s} {r.measured:>22s} {r.ceiling:>22s} {r.ratio:7.2f} {'≥' + str(r.target):>7s}  {verdict}"
+        )
+    return all(r.ok for r in results)
