@@ -9,13 +9,18 @@ import httpx
 import pytest
 
 from services.devstack import Stack
-from tests.conftest import BACKENDS, POSTGRES_URL, drop_schema
+from tests.conftest import BACKENDS, POSTGRES_URL, REDIS_URL, drop_schema
+
+
+DENIED_PROFILE = "flag-denied-profile"
 
 
 def backend_env(backend: str, run_id: str) -> dict[str, str]:
+    """SQLite without Redis (the embedded default), or PostgreSQL with the real Redis."""
+    env = {"PROGRESS_OFFLINE_DENY": DENIED_PROFILE}
     if backend == "sqlite":
-        return {}
-    env: dict[str, str] = {}
+        return env
+    env["REDIS_URL"] = REDIS_URL
     for name in ("progress", "packages", "sync"):
         env[f"{name.upper()}_DATABASE_URL"] = POSTGRES_URL
         env[f"{name.upper()}_DB_SCHEMA"] = f"e2e_{run_id}_{name}"
