@@ -55,18 +55,17 @@ class Result:
     measured: str
     ceiling: str
     ratio: float
-    target: float
+    target: float | None  # None: shown for context, no target
 
     @property
     def ok(self) -> bool:
-        return self.ratio >= self.target
+        return self.target is None or self.ratio >= self.target
 
 
 def report(results: list[Result]) -> bool:
     print(f"\n{'case':44s} {'measured':>22s} {'ceiling':>22s} {'ratio':>7s} {'target':>7s}")
     for r in results:
-        verdict = "ok" if r.ok else "BELOW TARGET"
-        print(
-            f"{r.case:44s} {r.measured:>22s} {r.ceiling:>22s} {r.ratio:7.2f} {'≥' + str(r.target):>7s}  {verdict}"
-        )
+        verdict = "info" if r.target is None else "ok" if r.ok else "BELOW TARGET"
+        target = "-" if r.target is None else f"≥{r.target}"
+        print(f"{r.case:44s} {r.measured:>22s} {r.ceiling:>22s} {r.ratio:7.2f} {target:>7s}  {verdict}")
     return all(r.ok for r in results)

@@ -34,3 +34,13 @@ class ProgressRow(Base):
     server_received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_progress_items_profile_seq", "profile_id", "seq", unique=True),)
+
+
+class ProgressHead(Base):
+    """A profile's last used `seq`. Every batch bumps it first, so a profile's batches take turns
+    (the row lock) and `seq` grows in commit order: read-back cursors never skip an item."""
+
+    __tablename__ = "progress_heads"
+
+    profile_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)

@@ -8,18 +8,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.progress.domain import Stored, ValidItem
 from services.progress.models import ProgressRow
 
 T = ProgressRow.__table__
 
-# PostgreSQL: one INSERT … SELECT FROM unnest(arrays) WITH ORDINALITY per batch. The driver encodes
-# each column as one array (in C); `seq` continues the profile's sequence and `server_id` comes from
-# gen_random_uuid(), so Python builds no row objects. Runs under the profile's advisory lock.
+# Reserves `count` sequence numbers for a profile and returns the first one minus 1.
+_BUMP_HEAD = (
+    "INSERT INTO progress_heads (profile_id, last_seq) VALUES (:profile_id, CAST(:count AS bigint)) "
+    "ON CONFLICT (profile_id) DO UPDATE SET last_seq = progress_heads.last_seq + CAST(:count AS bigint) "
+    "RETURNING last_seq - CAST(:count AS bigint) AS base"
+)
+
+# PostgreSQL: the whole batch is one statement (one round trip, atomic on its own): bump the head,
+# then INSERT … SELECT FROM unnest(arrays) WITH ORDINALITY. Each column travels as one array encoded
+# by the driver in C; server_id comes from gen_random_uuid(), so Python builds no row objects.
 _ARRAY_TYPES = {
     "idempotency_key": "varchar",
     "fingerprint": "varchar",
@@ -31,14 +38,13 @@ _ARRAY_TYPES = {
     "occurred_at": "timestamptz",
 }
 _PG_INSERT = text(
+    f"WITH head AS ({_BUMP_HEAD}) "
     f"INSERT INTO progress_items (profile_id, seq, server_id, server_received_at, {', '.join(_ARRAY_TYPES)}) "
-    f"SELECT :profile_id, base.last + item.position, gen_random_uuid(), :received, "
+    f"SELECT :profile_id, head.base + item.position, gen_random_uuid(), :received, "
     f"{', '.join(f'item.{column}' for column in _ARRAY_TYPES)} "
-    "FROM unnest("
+    "FROM head, unnest("
     + ", ".join(f"CAST(:{column} AS {type_}[])" for column, type_ in _ARRAY_TYPES.items())
     + f") WITH ORDINALITY AS item({', '.join(_ARRAY_TYPES)}, position) "
-    "CROSS JOIN (SELECT coalesce(max(seq), 0) AS last FROM progress_items "
-    "WHERE profile_id = :profile_id) AS base "
     "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id"
 )
 
@@ -69,78 +75,76 @@ class ProgressRepository:
         self._postgres = engine.dialect.name == "postgresql"
 
     async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
-        """Inserts the new keys with one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, then reads
-        the rows of the keys that already existed. Per profile, batches take turns (an advisory lock
-        on PostgreSQL, the single writer on SQLite), so `seq` grows in commit order and read-back
-        cursors never skip an item."""
+        """Inserts the new keys (one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING), then reads
+        the rows of the keys that already existed. Stored rows never change, so that read needs no
+        transaction of its own."""
         received = datetime.now(UTC)
-        async with self._engine.begin() as conn:
-            if self._postgres:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:p, 0))"), {"p": profile_id}
-                )
-                inserted = await self._insert_postgres(conn, profile_id, items, received)
-            else:
-                inserted = await self._insert_sqlite(conn, profile_id, items, received)
-            outcome = {
-                item.idempotency_key: (
-                    Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),
-                    True,
-                )
-                for item in items
-                if item.idempotency_key in inserted
-            }
-            existing = [item.idempotency_key for item in items if item.idempotency_key not in inserted]
-            if existing:
+        if self._postgres:
+            inserted = await self._insert_postgres(profile_id, items, received)
+        else:
+            inserted = await self._insert_sqlite(profile_id, items, received)
+        outcome = {
+            item.idempotency_key: (
+                Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),
+                True,
+            )
+            for item in items
+            if item.idempotency_key in inserted
+        }
+        existing = [item.idempotency_key for item in items if item.idempotency_key not in inserted]
+        if existing:
+            async with self._engine.connect() as conn:
                 found = await conn.execute(
                     select(T.c.idempotency_key, T.c.server_id, T.c.fingerprint, T.c.occurred_at).where(
                         T.c.profile_id == profile_id, T.c.idempotency_key.in_(existing)
                     )
                 )
-                for key, server_id, fingerprint, occurred_at in found:
-                    outcome[key] = (Stored(str(server_id), fingerprint, _utc(occurred_at)), False)
+            for key, server_id, fingerprint, occurred_at in found:
+                outcome[key] = (Stored(str(server_id), fingerprint, _utc(occurred_at)), False)
         return outcome
 
     async def _insert_postgres(
-        self, conn: AsyncConnection, profile_id: str, items: Sequence[ValidItem], received: datetime
+        self, profile_id: str, items: Sequence[ValidItem], received: datetime
     ) -> dict[str, str]:
         """Key → new server_id of the items inserted (the other keys existed)."""
         columns = {column: [getattr(item, column) for item in items] for column in _ARRAY_TYPES}
         columns["meta_data"] = [None if m is None else json.dumps(m) for m in columns["meta_data"]]
-        result = await conn.execute(_PG_INSERT, {"profile_id": profile_id, "received": received, **columns})
-        return {key: str(server_id) for key, server_id in result}
+        params = {"profile_id": profile_id, "count": len(items), "received": received, **columns}
+        async with self._engine.connect() as conn:
+            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            result = await autocommit.execute(_PG_INSERT, params)
+            return {key: str(server_id) for key, server_id in result}
 
     async def _insert_sqlite(
-        self, conn: AsyncConnection, profile_id: str, items: Sequence[ValidItem], received: datetime
+        self, profile_id: str, items: Sequence[ValidItem], received: datetime
     ) -> dict[str, str]:
-        last_seq = (
-            await conn.execute(
-                select(func.coalesce(func.max(T.c.seq), 0)).where(T.c.profile_id == profile_id)
+        async with self._engine.begin() as conn:  # BEGIN IMMEDIATE: the one writer
+            base = (
+                await conn.execute(text(_BUMP_HEAD), {"profile_id": profile_id, "count": len(items)})
+            ).scalar_one()
+            rows = [
+                {
+                    "profile_id": profile_id,
+                    "idempotency_key": item.idempotency_key,
+                    "seq": base + position,
+                    "server_id": uuid.uuid4(),
+                    "fingerprint": item.fingerprint,
+                    "activity_type": item.activity_type,
+                    "content_id": item.content_id,
+                    "score": item.score,
+                    "duration_seconds": item.duration_seconds,
+                    "meta_data": item.meta_data,
+                    "occurred_at": item.occurred_at,
+                    "server_received_at": received,
+                }
+                for position, item in enumerate(items, start=1)
+            ]
+            statement = (
+                sqlite.insert(T)
+                .on_conflict_do_nothing(index_elements=["profile_id", "idempotency_key"])
+                .returning(T.c.idempotency_key, T.c.server_id)
             )
-        ).scalar_one()
-        rows = [
-            {
-                "profile_id": profile_id,
-                "idempotency_key": item.idempotency_key,
-                "seq": last_seq + position,
-                "server_id": uuid.uuid4(),
-                "fingerprint": item.fingerprint,
-                "activity_type": item.activity_type,
-                "content_id": item.content_id,
-                "score": item.score,
-                "duration_seconds": item.duration_seconds,
-                "meta_data": item.meta_data,
-                "occurred_at": item.occurred_at,
-                "server_received_at": received,
-            }
-            for position, item in enumerate(items, start=1)
-        ]
-        statement = (
-            sqlite.insert(T)
-            .on_conflict_do_nothing(index_elements=["profile_id", "idempotency_key"])
-            .returning(T.c.idempotency_key, T.c.server_id)
-        )
-        return {key: str(server_id) for key, server_id in await conn.execute(statement, rows)}
+            return {key: str(server_id) for key, server_id in await conn.execute(statement, rows)}
 
     async def list_after(self, profile_id: str, after_seq: int, limit: int) -> list[StoredRecord]:
         async with self._engine.connect() as conn:
