@@ -204,8 +204,10 @@ def run_forever() -> int:
             for s in SPECS
         )
         + f"  state folder:   {stack.state}\n"
-        f"  dev token (sub dev-user, profile dev-profile, role admin, 1 h):\n{token}\n\n"
-        f"  curl -H 'Authorization: Bearer $TOKEN' '{stack.http_url}/api/v1/progress?profile_id=dev-profile'\n"
+        "  dev token (sub dev-user, profile dev-profile, role admin, 1 h):\n"
+        f"TOKEN={token}\n\n"
+        f'  curl -H "Authorization: Bearer $TOKEN" "{stack.http_url}/api/v1/progress?profile_id=dev-profile"\n'
+        "  new tokens: .venv/bin/studysync token --sub USER --profile ID [--role admin]\n"
         "Ctrl-C stops everything.\n",
         flush=True,
     )
