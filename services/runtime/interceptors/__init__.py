@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -52,3 +53,26 @@ def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
         if item.key == key:
             return item.value if isinstance(item.value, str) else item.value.decode()
     return None
+
+
+class ObservingInterceptor(UnaryInterceptor):
+    """Runs the call, then `record`s its status code name and duration, whether it failed or not."""
+
+    applies_to_public = False
+
+    async def around(
+        self, method: str, call: UnaryBehavior, request: Any, context: grpc.aio.ServicerContext
+    ) -> Any:
+        started = time.perf_counter()
+        code: Any = grpc.StatusCode.OK
+        try:
+            return await call(request, context)
+        except BaseException:
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        finally:
+            name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+            self.record(method, name, time.perf_counter() - started, context)
+
+    def record(self, method: str, code: str, seconds: float, context: grpc.aio.ServicerContext) -> None:
+        raise NotImplementedError
