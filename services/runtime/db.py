@@ -31,7 +31,12 @@ def create_engine(url: str, schema: str) -> AsyncEngine:
         # as UNAVAILABLE (the client retries; every write is idempotent) and the pool replaces it.
         pool_recycle=1800,
         pool_timeout=10,
-        connect_args={"server_settings": {"search_path": schema}, "timeout": 5, "command_timeout": 30},
+        connect_args={
+            # application_name shows which service a connection belongs to (pg_stat_activity).
+            "server_settings": {"search_path": schema, "application_name": f"studysync/{schema}"},
+            "timeout": 5,
+            "command_timeout": 30,
+        },
     )
 
 

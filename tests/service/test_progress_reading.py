@@ -231,3 +231,38 @@ async def test_concurrent_batches_of_one_profile_keep_cursor_order(progress_stub
     for b in batches:
         start = keys.index(b[0].idempotency_key)
         assert keys[start : start + 10] == [i.idempotency_key for i in b]
+
+
+async def test_connections_killed_mid_run_fail_retryably_and_retries_store_each_item_once(
+    backend, progress_server, progress_stub, profile, metadata
+):
+    if backend != "postgres":
+        pytest.skip("terminates PostgreSQL backends")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.conftest import POSTGRES_URL
+
+    schema = progress_server.service.runtime.settings.db_schema
+    batch = pb.BatchRecordProgressRequest(profile_id=profile, items=[item(f"kill-{n}") for n in range(20)])
+    admin = create_async_engine(POSTGRES_URL)
+    async with admin.connect() as conn:
+        await conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": f"studysync/{schema}"},
+        )
+    await admin.dispose()
+    outcomes = []
+    for _ in range(3):  # a client retries a 503; every item is idempotent
+        try:
+            response = await progress_stub.BatchRecordProgress(batch, metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE
+            outcomes.append("unavailable")
+            continue
+        outcomes.append({r.status for r in response.results})
+        if outcomes[-1] <= {"ok", "duplicate"}:
+            break
+    assert outcomes[-1] <= {"ok", "duplicate"}, outcomes
+    listed = await progress_stub.ListProgress(pb.ListProgressRequest(profile_id=profile), metadata=metadata)
+    assert sorted(r.idempotency_key for r in listed.items) == sorted(i.idempotency_key for i in batch.items)
