@@ -11,12 +11,12 @@ import uuid
 import asyncpg
 import grpc
 import httpx
-from studysync.progress.v1 import progress_service_pb2 as pb
-from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
-from studysync.progress.v1 import resources_pb2 as res
 
 from bench.harness import Result, measure
 from services.devstack import Stack
+from studysync.progress.v1 import progress_service_pb2 as pb
+from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
+from studysync.progress.v1 import resources_pb2 as res
 
 BATCH = 100
 CLIENTS = 8

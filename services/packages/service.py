@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
-from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
+from services.packages.app import PackagesApp, PackagesMetrics
+from services.packages.repository import PackagesRepository
+from services.packages.servicer import PackagesServicer
 from services.runtime.server import Runtime, ServiceSpec
+from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
-    # Every RPC answers UNIMPLEMENTED (501 through Envoy) until its issue lands.
-    pb_grpc.add_PackagesServiceServicer_to_server(pb_grpc.PackagesServiceServicer(), server)
+    app = PackagesApp(PackagesRepository(runtime.engine, runtime.sessions), PackagesMetrics(runtime.registry))
+    pb_grpc.add_PackagesServiceServicer_to_server(PackagesServicer(app), server)
 
 
 SPEC = ServiceSpec(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
-from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 
 from services.progress.app import ProgressApp, rollout_from_env
 from services.progress.metrics import ProgressMetrics
 from services.progress.repository import ProgressRepository
 from services.progress.servicer import ProgressServicer
 from services.runtime.server import Runtime, ServiceSpec
+from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:

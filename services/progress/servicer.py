@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import grpc
-from studysync.progress.v1 import progress_service_pb2 as pb
-from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
-from studysync.progress.v1 import resources_pb2 as res
 
 from services.progress.app import ProgressApp
 from services.progress.domain import ItemResult, ProgressItem
@@ -14,6 +11,9 @@ from services.progress.repository import StoredRecord
 from services.runtime.auth import current_principal
 from services.runtime.interceptors import metadata_value
 from services.runtime.proto_values import dict_to_struct, timestamp, value_to_python
+from studysync.progress.v1 import progress_service_pb2 as pb
+from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
+from studysync.progress.v1 import resources_pb2 as res
 
 
 def item_from_proto(item: res.ProgressItem) -> ProgressItem:

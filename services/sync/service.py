@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import grpc
-from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 
 from services.runtime.server import Runtime, ServiceSpec
+from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:

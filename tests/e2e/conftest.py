@@ -11,7 +11,6 @@ import pytest
 from services.devstack import Stack
 from tests.conftest import BACKENDS, POSTGRES_URL, REDIS_URL, drop_schema
 
-
 DENIED_PROFILE = "flag-denied-profile"
 
 

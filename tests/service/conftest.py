@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from studysync.packages.v1 import packages_service_pb2_grpc
-from studysync.progress.v1 import progress_service_pb2_grpc
-from studysync.sync.v1 import sync_service_pb2_grpc
 
 from services.packages.service import SPEC as PACKAGES
 from services.progress.service import SPEC as PROGRESS
 from services.sync.service import SPEC as SYNC
+from studysync.packages.v1 import packages_service_pb2_grpc
+from studysync.progress.v1 import progress_service_pb2_grpc
+from studysync.sync.v1 import sync_service_pb2_grpc
 from tests.conftest import BACKENDS, REDIS_URL, ServerHandle, serve_for_session, service_settings
 
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from google.protobuf import struct_pb2
+
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import resources_pb2 as res
-
 from tests.conftest import auth
 from tests.helpers import error_info
 

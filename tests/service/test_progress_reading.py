@@ -11,10 +11,10 @@ import grpc
 import httpx
 import pytest
 from google.protobuf import json_format
-from studysync.progress.v1 import progress_service_pb2 as pb
-from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 
 from services.progress.service import SPEC as PROGRESS
+from studysync.progress.v1 import progress_service_pb2 as pb
+from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 from tests.conftest import auth, service_settings, start_server
 from tests.helpers import error_info, metric_value
 from tests.service.test_progress_batch import item

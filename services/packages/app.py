@@ -1,0 +1,267 @@
+"""The packages use cases: what each RPC does, in domain terms (no gRPC, no SQL)."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+
+from services.packages import domain
+from services.packages.domain import Package, PackageSummary, Question, Scope
+from services.packages.repository import PackagesRepository
+from services.runtime.auth import Principal
+from services.runtime.errors import InvalidField, NotFound
+from services.runtime.validation import parse_uuid
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Comparison:
+    current: list[tuple[str, str]]
+    stale: list[tuple[str, str, PackageSummary]]
+    gone: list[tuple[str, str]]
+    new_packages: list[PackageSummary]
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """The answer to a conditional GET: the validator headers, and the package unless it is a 304."""
+
+    headers: tuple[tuple[str, str], ...]
+    package: Package | None
+
+
+class PackagesMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.downloads = Counter(
+            "studysync_package_downloads",
+            "Package GETs by HTTP result (200 full, 304 not modified).",
+            ["result"],
+            registry=registry,
+        )
+        self.generated = Counter(
+            "studysync_package_generate",
+            "Generate calls by outcome (created / unchanged).",
+            ["outcome"],
+            registry=registry,
+        )
+
+
+def _filters(year_id: int | None, block_id: int | None, theme_id: int | None) -> dict[str, int]:
+    filters = {"year_id": year_id, "block_id": block_id, "theme_id": theme_id}
+    for key, value in filters.items():
+        if value is not None and value < 1:
+            raise InvalidField(key, "must be a positive integer")
+    return {k: v for k, v in filters.items() if v is not None}
+
+
+def _scope_filter(scope: str) -> str | None:
+    if scope and scope not in domain.SCOPES:
+        raise InvalidField("scope", f"must be one of {', '.join(domain.SCOPES)}")
+    return scope or None
+
+
+def _encode_page(summary: PackageSummary) -> str:
+    raw = f"{summary.published_at.isoformat() if summary.published_at else ''}|{summary.package_id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_page(token: str) -> tuple[datetime, uuid.UUID] | None:
+    if not token:
+        return None
+    try:
+        moment, _, package_id = (
+            base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition("|")
+        )
+        return datetime.fromisoformat(moment), uuid.UUID(package_id)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidField("page_token", "is not a token this server issued") from None
+
+
+class PackagesApp:
+    def __init__(self, repository: PackagesRepository, metrics: PackagesMetrics) -> None:
+        self._repository = repository
+        self._metrics = metrics
+
+    # -- reading (any signed-in user)
+
+    async def list_packages(
+        self,
+        scope: str,
+        year_id: int | None,
+        block_id: int | None,
+        theme_id: int | None,
+        page_size: int,
+        page_token: str,
+    ) -> tuple[list[PackageSummary], str]:
+        if page_size < 0:
+            raise InvalidField("page_size", "must be ≥ 0")
+        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        found = await self._repository.list_published(
+            _scope_filter(scope), _filters(year_id, block_id, theme_id), limit + 1, _decode_page(page_token)
+        )
+        page = found[:limit]
+        return page, _encode_page(page[-1]) if len(found) > limit else ""
+
+    async def conditional_get(self, package_id: str, if_none_match: str | None) -> Conditional:
+        """304 needs only the stored hash: no questions are loaded and nothing is hashed."""
+        key = parse_uuid("package_id", package_id)
+        version_hash = await self._repository.validator(key)
+        if version_hash is None:
+            raise NotFound(
+                "no published package with this id", reason="PACKAGE_NOT_FOUND", field="package_id"
+            )
+        headers = (("etag", domain.etag(version_hash)), ("cache-control", domain.CACHE_CONTROL))
+        if domain.if_none_match_hits(if_none_match, version_hash):
+            self._metrics.downloads.labels("304").inc()
+            return Conditional(headers, None)
+        package = await self._repository.package(key)
+        if package is None or not package.is_published:
+            raise NotFound(
+                "no published package with this id", reason="PACKAGE_NOT_FOUND", field="package_id"
+            )
+        self._metrics.downloads.labels("200").inc()
+        return Conditional(headers, package)
+
+    async def compare(
+        self,
+        held: list[tuple[str, str]],
+        scope: str,
+        year_id: int | None,
+        block_id: int | None,
+        theme_id: int | None,
+    ) -> Comparison:
+        if len(held) > domain.MAX_HELD:
+            raise InvalidField("held", f"must hold at most {domain.MAX_HELD} packages")
+        ids = [parse_uuid(f"held[{n}].package_id", package_id) for n, (package_id, _) in enumerate(held)]
+        known = await self._repository.summaries_by_id(ids)
+        scopes = {(s.scope, key) for s, published, key in known.values() if published}
+        latest = await self._repository.latest_published(scope_keys=sorted(scopes))
+        current, stale, gone = [], [], []
+        for (package_id, version_hash), key in zip(held, ids, strict=True):
+            entry = known.get(str(key))
+            if entry is None or not entry[1] or entry[0].version_hash != version_hash:
+                gone.append((package_id, version_hash))
+                continue
+            newest = latest[(entry[0].scope, entry[2])]
+            if newest.package_id == entry[0].package_id:
+                current.append((package_id, version_hash))
+            else:
+                stale.append((package_id, version_hash, newest))
+        held_scopes = {(known[str(k)][0].scope, known[str(k)][2]) for k in ids if str(k) in known}
+        matching = await self._repository.latest_published(
+            _scope_filter(scope), _filters(year_id, block_id, theme_id)
+        )
+        new = [summary for scope_id, summary in matching.items() if scope_id not in held_scopes]
+        return Comparison(current, stale, gone, sorted(new, key=lambda s: (s.scope, s.package_id)))
+
+    async def questions(self, question_ids: list[str], package_id: str) -> list[Question]:
+        """The sync service's one call per batch: bank questions by id, or a package's snapshot."""
+        if bool(question_ids) == bool(package_id):
+            raise InvalidField("question_ids", "set exactly one of question_ids and package_id")
+        if package_id:
+            package = await self._repository.package(parse_uuid("package_id", package_id))
+            if package is None:
+                raise NotFound("no package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
+            tags = package.summary.scope_data
+            return [Question(**q, **{k: tags.get(k) for k in domain.SCOPE_KEYS}) for q in package.questions]
+        found = await self._repository.questions_by_id(domain.parse_ids("question_ids", question_ids))
+        return [found[i] for i in question_ids if i in found]
+
+    # -- admin
+
+    async def import_questions(self, principal: Principal, questions: list[Question]) -> list[Question]:
+        principal.require_role("admin")
+        if not 1 <= len(questions) <= domain.MAX_QUESTIONS_PER_CALL:
+            raise InvalidField("questions", f"must hold 1 to {domain.MAX_QUESTIONS_PER_CALL} questions")
+        valid = [domain.validate_question(q, f"questions[{n}]") for n, q in enumerate(questions)]
+        if len({q.question_id for q in valid}) != len(valid):
+            raise InvalidField("questions", "must not repeat a question_id")
+        return await self._repository.upsert_questions(valid)
+
+    async def create_draft(
+        self,
+        principal: Principal,
+        name: str,
+        description: str,
+        scope_kind: str,
+        scope_data: dict[str, Any] | None,
+        question_ids: list[str],
+    ) -> Package:
+        principal.require_role("admin")
+        domain.check_text("name", name, 1, 200)
+        domain.check_text("description", description, 0, 2000)
+        scope = domain.parse_scope(scope_kind, scope_data)
+        if question_ids:
+            ids = domain.parse_ids("question_ids", question_ids)
+            found = await self._repository.questions_by_id(ids)
+            unknown = [i for i in ids if i not in found]
+            if unknown:
+                raise InvalidField(
+                    "question_ids", f"unknown question ids: {', '.join(unknown)}", reason="QUESTION_NOT_FOUND"
+                )
+            questions = [found[i] for i in ids]
+        else:
+            questions = await self._bank_questions(scope)
+        snapshots = [q.snapshot() for q in questions]
+        package, _ = await self._repository.add_version(
+            scope,
+            name,
+            description,
+            snapshots,
+            domain.version_hash(scope, snapshots),
+            principal.sub,
+            publish=False,
+            reuse_published=False,
+        )
+        return package
+
+    async def publish(self, principal: Principal, package_id: str) -> Package:
+        principal.require_role("admin")
+        package = await self._repository.publish(parse_uuid("package_id", package_id))
+        if package is None:
+            raise NotFound("no package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
+        return package
+
+    async def generate(
+        self,
+        principal: Principal,
+        scope_kind: str,
+        scope_data: dict[str, Any] | None,
+        name: str,
+        description: str,
+    ) -> tuple[Package, bool]:
+        principal.require_role("admin")
+        scope = domain.parse_scope(scope_kind, scope_data)
+        domain.check_text("name", name, 0, 200)
+        domain.check_text("description", description, 0, 2000)
+        snapshots = [q.snapshot() for q in await self._bank_questions(scope)]
+        primary = domain.SCOPES[scope.kind]
+        others = ", ".join(f"{k.removesuffix('_id')} {v}" for k, v in scope.data.items() if k != primary)
+        label = f"{scope.kind.title()} {scope.data[primary]}" + (f" ({others})" if others else "")
+        package, created = await self._repository.add_version(
+            scope,
+            name or f"{scope.kind.title()} {label}",
+            description,
+            snapshots,
+            domain.version_hash(scope, snapshots),
+            principal.sub,
+            publish=True,
+            reuse_published=True,
+        )
+        self._metrics.generated.labels("created" if created else "unchanged").inc()
+        return package, created
+
+    async def _bank_questions(self, scope: Scope) -> list[Question]:
+        questions = await self._repository.bank_matching(scope)
+        if not questions:
+            raise InvalidField(
+                "scope_data", "no question in the bank matches this scope", reason="EMPTY_SCOPE"
+            )
+        return questions

@@ -1,0 +1,177 @@
+"""Package rules: scopes, question validation, content hashes and HTTP cache validators.
+
+Knows nothing of gRPC or SQL.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.runtime.errors import InvalidField
+from services.runtime.validation import canonical_json, canonical_sha256, parse_uuid
+
+SCOPES = {"PROGRAM": "program", "YEAR": "year_id", "BLOCK": "block_id", "THEME": "theme_id"}
+SCOPE_KEYS = ("program", "year_id", "block_id", "theme_id")
+MAX_QUESTIONS_PER_CALL = 1000
+MAX_HELD = 500
+CACHE_CONTROL = "private, max-age=31536000, immutable"  # a published package never changes
+
+
+@dataclass(frozen=True)
+class Question:
+    question_id: str
+    stem: str
+    options: list[str]
+    correct_index: int
+    explanation: str
+    program: str | None = None
+    year_id: int | None = None
+    block_id: int | None = None
+    theme_id: int | None = None
+    updated_at: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The frozen copy a package holds (exactly the fields of the version hash)."""
+        return {
+            "question_id": self.question_id,
+            "stem": self.stem,
+            "options": list(self.options),
+            "correct_index": self.correct_index,
+            "explanation": self.explanation,
+        }
+
+    def tags(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in SCOPE_KEYS}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A validated scope: its kind and its normalised scope_data."""
+
+    kind: str
+    data: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """Canonical text of scope_data: equal scopes have equal keys, whatever the key order."""
+        return canonical_json(self.data).decode()
+
+    def matches(self, tags: dict[str, Any]) -> bool:
+        return all(tags.get(key) == value for key, value in self.data.items())
+
+
+@dataclass(frozen=True)
+class PackageSummary:
+    package_id: str
+    name: str
+    scope: str
+    scope_data: dict[str, Any]
+    version: int
+    version_hash: str
+    question_count: int
+    published_at: datetime | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Package:
+    summary: PackageSummary
+    description: str
+    questions: list[dict[str, Any]]
+    is_published: bool
+    created_by: str
+    created_at: datetime
+
+
+def version_hash(scope: Scope, snapshots: list[dict[str, Any]]) -> str:
+    """SHA-256 over RFC 8785 JSON of what defines the content (documented in resources.proto)."""
+    return canonical_sha256({"scope": scope.kind, "scope_data": scope.data, "questions": snapshots})
+
+
+def _scope_id(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidField(field, "must be a positive integer")
+    if value != int(value) or value < 1:
+        raise InvalidField(field, "must be a positive integer")
+    return int(value)
+
+
+def parse_scope(kind: str, data: dict[str, Any] | None, field: str = "scope_data") -> Scope:
+    if kind not in SCOPES:
+        raise InvalidField("scope", f"must be one of {', '.join(SCOPES)}")
+    if not data:
+        raise InvalidField(field, 'is required (e.g. {"block_id": 2})')
+    unknown = set(data) - set(SCOPE_KEYS)
+    if unknown:
+        raise InvalidField(field, f"unknown keys {sorted(unknown)}; allowed: {', '.join(SCOPE_KEYS)}")
+    if SCOPES[kind] not in data:
+        raise InvalidField(field, f"scope {kind} needs '{SCOPES[kind]}'")
+    normalised: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "program":
+            if not isinstance(value, str) or not 1 <= len(value) <= 128:
+                raise InvalidField(f"{field}.program", "must be a string of 1 to 128 characters")
+            normalised[key] = value
+        else:
+            normalised[key] = _scope_id(f"{field}.{key}", value)
+    return Scope(kind, dict(sorted(normalised.items())))
+
+
+def validate_question(question: Question, field: str) -> Question:
+    """Checks one imported question; errors name the field, e.g. `questions[3].options`."""
+    parse_uuid(f"{field}.question_id", question.question_id)
+    if not 1 <= len(question.stem) <= 4000:
+        raise InvalidField(f"{field}.stem", "must be 1 to 4000 characters")
+    if not 2 <= len(question.options) <= 6:
+        raise InvalidField(f"{field}.options", "must hold 2 to 6 options")
+    for n, option in enumerate(question.options):
+        if not 1 <= len(option) <= 1000:
+            raise InvalidField(f"{field}.options[{n}]", "must be 1 to 1000 characters")
+    if not 0 <= question.correct_index < len(question.options):
+        raise InvalidField(
+            f"{field}.correct_index", f"must be an index into options (0..{len(question.options) - 1})"
+        )
+    if len(question.explanation) > 4000:
+        raise InvalidField(f"{field}.explanation", "must be at most 4000 characters")
+    if question.program is not None and not 1 <= len(question.program) <= 128:
+        raise InvalidField(f"{field}.program", "must be 1 to 128 characters")
+    for key in ("year_id", "block_id", "theme_id"):
+        value = getattr(question, key)
+        if value is not None and value < 1:
+            raise InvalidField(f"{field}.{key}", "must be a positive integer")
+    return Question(**{**question.__dict__, "question_id": str(uuid.UUID(question.question_id))})
+
+
+def parse_ids(field: str, values: list[str], limit: int = MAX_QUESTIONS_PER_CALL) -> list[str]:
+    if len(values) > limit:
+        raise InvalidField(field, f"must hold at most {limit} ids")
+    ids = [str(parse_uuid(f"{field}[{n}]", value)) for n, value in enumerate(values)]
+    if len(set(ids)) != len(ids):
+        raise InvalidField(field, "must not repeat an id")
+    return ids
+
+
+def check_text(field: str, value: str, low: int, high: int) -> None:
+    if not low <= len(value) <= high:
+        raise InvalidField(field, f"must be {low} to {high} characters")
+
+
+_ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')
+
+
+def if_none_match_hits(header: str | None, version_hash: str) -> bool:
+    """RFC 9110 §13.1.2: `*`, or a list of entity tags compared weakly (`W/"x"` matches `"x"`)."""
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(match.group(1) == version_hash for match in _ENTITY_TAG.finditer(header))
+
+
+def etag(version_hash: str) -> str:
+    return f'"{version_hash}"'

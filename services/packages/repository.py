@@ -1,0 +1,261 @@
+"""Storage of the question bank and the test packages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.packages.domain import Package, PackageSummary, Question, Scope
+from services.packages.models import PackageRow, QuestionRow
+
+Q = QuestionRow.__table__
+P = PackageRow.__table__
+SCOPE_COLUMNS = {
+    "program": P.c.scope_program,
+    "year_id": P.c.scope_year_id,
+    "block_id": P.c.scope_block_id,
+    "theme_id": P.c.scope_theme_id,
+}
+SUMMARY_COLUMNS = (
+    P.c.package_id,
+    P.c.name,
+    P.c.scope,
+    P.c.scope_data,
+    P.c.version,
+    P.c.version_hash,
+    P.c.question_count,
+    P.c.published_at,
+    P.c.updated_at,
+)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _question(row: Any) -> Question:
+    return Question(
+        str(row.question_id),
+        row.stem,
+        list(row.options),
+        row.correct_index,
+        row.explanation,
+        row.program,
+        row.year_id,
+        row.block_id,
+        row.theme_id,
+        _utc(row.updated_at),
+    )
+
+
+def _summary(row: Any) -> PackageSummary:
+    return PackageSummary(
+        str(row.package_id),
+        row.name,
+        row.scope,
+        row.scope_data,
+        row.version,
+        row.version_hash,
+        row.question_count,
+        _utc(row.published_at),
+        _utc(row.updated_at),
+    )
+
+
+def _package(row: PackageRow) -> Package:
+    return Package(
+        _summary(row),
+        row.description,
+        list(row.questions),
+        row.is_published,
+        row.created_by,
+        _utc(row.created_at),
+    )
+
+
+class PackagesRepository:
+    def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._engine = engine
+        self._sessions = sessions
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # -- question bank
+
+    async def upsert_questions(self, questions: Sequence[Question]) -> list[Question]:
+        now = datetime.now(UTC)
+        rows = [{**q.__dict__, "question_id": uuid.UUID(q.question_id), "updated_at": now} for q in questions]
+        insert = (postgresql.insert if self._postgres else sqlite.insert)(Q)
+        statement = insert.on_conflict_do_update(
+            index_elements=["question_id"],
+            set_={
+                c: insert.excluded[c]
+                for c in (
+                    "stem",
+                    "options",
+                    "correct_index",
+                    "explanation",
+                    "program",
+                    "year_id",
+                    "block_id",
+                    "theme_id",
+                    "updated_at",
+                )
+            },
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(statement, rows)
+        return [Question(**{**q.__dict__, "updated_at": now}) for q in questions]
+
+    async def questions_by_id(self, ids: Sequence[str]) -> dict[str, Question]:
+        if not ids:
+            return {}
+        async with self._engine.connect() as conn:
+            result = await conn.execute(select(Q).where(Q.c.question_id.in_([uuid.UUID(i) for i in ids])))
+            return {str(row.question_id): _question(row) for row in result}
+
+    async def bank_matching(self, scope: Scope) -> list[Question]:
+        """The bank's questions tagged with every key of the scope, in question_id order."""
+        conditions = [Q.c[key] == value for key, value in scope.data.items()]
+        async with self._engine.connect() as conn:
+            result = await conn.execute(select(Q).where(*conditions).order_by(Q.c.question_id))
+            return [_question(row) for row in result]
+
+    # -- packages
+
+    async def validator(self, package_id: uuid.UUID) -> str | None:
+        """The published package's version_hash, reading nothing else (the 304 path)."""
+        async with self._engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(P.c.version_hash).where(P.c.package_id == package_id, P.c.is_published.is_(True))
+                )
+            ).scalar_one_or_none()
+
+    async def package(self, package_id: uuid.UUID) -> Package | None:
+        async with self._sessions() as session:
+            row = await session.get(PackageRow, package_id)
+            return _package(row) if row is not None else None
+
+    async def list_published(
+        self, scope: str | None, filters: dict[str, Any], limit: int, after: tuple[datetime, uuid.UUID] | None
+    ) -> list[PackageSummary]:
+        query = select(*SUMMARY_COLUMNS).where(P.c.is_published.is_(True))
+        if scope:
+            query = query.where(P.c.scope == scope)
+        for key, value in filters.items():
+            query = query.where(SCOPE_COLUMNS[key] == value)
+        if after is not None:
+            query = query.where(tuple_(P.c.published_at, P.c.package_id) < tuple_(*after))
+        query = query.order_by(P.c.published_at.desc(), P.c.package_id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            return [_summary(row) for row in await conn.execute(query)]
+
+    async def summaries_by_id(self, ids: Sequence[uuid.UUID]) -> dict[str, tuple[PackageSummary, bool, str]]:
+        """id → (summary, is_published, scope_key)."""
+        if not ids:
+            return {}
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                select(*SUMMARY_COLUMNS, P.c.is_published, P.c.scope_key).where(P.c.package_id.in_(ids))
+            )
+            return {str(row.package_id): (_summary(row), row.is_published, row.scope_key) for row in result}
+
+    async def latest_published(
+        self,
+        scope: str | None = None,
+        filters: dict[str, Any] | None = None,
+        scope_keys: Sequence[tuple[str, str]] | None = None,
+    ) -> dict[tuple[str, str], PackageSummary]:
+        """(scope, scope_key) → the newest published version, for matching scopes."""
+        query = select(*SUMMARY_COLUMNS, P.c.scope_key).where(P.c.is_published.is_(True))
+        if scope:
+            query = query.where(P.c.scope == scope)
+        for key, value in (filters or {}).items():
+            query = query.where(SCOPE_COLUMNS[key] == value)
+        if scope_keys is not None:
+            if not scope_keys:
+                return {}
+            query = query.where(tuple_(P.c.scope, P.c.scope_key).in_(list(scope_keys)))
+        latest: dict[tuple[str, str], PackageSummary] = {}
+        async with self._engine.connect() as conn:
+            for row in await conn.execute(query.order_by(P.c.version)):
+                latest[(row.scope, row.scope_key)] = _summary(row)
+        return latest
+
+    async def add_version(
+        self,
+        scope: Scope,
+        name: str,
+        description: str,
+        snapshots: list[dict[str, Any]],
+        version_hash: str,
+        created_by: str,
+        publish: bool,
+        reuse_published: bool,
+    ) -> tuple[Package, bool]:
+        """Adds the next version of a scope. With `reuse_published`, returns the latest published
+        version instead when its hash is the same. Versions of one scope are made one at a time (an
+        advisory lock on PostgreSQL; SQLite has a single writer), so concurrent calls never produce
+        two versions with one number or, when reusing, one content."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            if self._postgres:
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                    {"k": f"{scope.kind}:{scope.key}"},
+                )
+            rows = (
+                await session.execute(
+                    select(
+                        PackageRow.version,
+                        PackageRow.version_hash,
+                        PackageRow.is_published,
+                        PackageRow.package_id,
+                    )
+                    .where(PackageRow.scope == scope.kind, PackageRow.scope_key == scope.key)
+                    .order_by(PackageRow.version.desc())
+                )
+            ).all()
+            if reuse_published:
+                published = next((r for r in rows if r.is_published), None)
+                if published is not None and published.version_hash == version_hash:
+                    existing = await session.get(PackageRow, published.package_id)
+                    return _package(existing), False  # type: ignore[arg-type]
+            row = PackageRow(
+                package_id=uuid.uuid4(),
+                name=name,
+                description=description,
+                scope=scope.kind,
+                scope_data=scope.data,
+                scope_key=scope.key,
+                **{f"scope_{key}": scope.data.get(key) for key in SCOPE_COLUMNS},
+                version=(rows[0].version if rows else 0) + 1,
+                version_hash=version_hash,
+                questions=snapshots,
+                question_count=len(snapshots),
+                is_published=publish,
+                published_at=now if publish else None,
+                created_by=created_by,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(row)
+        return _package(row), True
+
+    async def publish(self, package_id: uuid.UUID) -> Package | None:
+        """Publishes a draft; a published package is returned unchanged (never updated: the trigger)."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(PackageRow)
+                .where(PackageRow.package_id == package_id, PackageRow.is_published.is_(False))
+                .values(is_published=True, published_at=now, updated_at=now)
+            )
+        return await self.package(package_id)

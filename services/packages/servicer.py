@@ -1,0 +1,153 @@
+"""gRPC face of the packages service: protobuf in, one call into the app, protobuf out."""
+
+from __future__ import annotations
+
+from services.packages.app import PackagesApp
+from services.packages.domain import Package, PackageSummary, Question
+from services.runtime.auth import current_principal
+from services.runtime.interceptors import metadata_value
+from services.runtime.proto_values import dict_to_struct, struct_to_dict, timestamp
+from studysync.packages.v1 import packages_service_pb2 as pb
+from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
+from studysync.packages.v1 import resources_pb2 as res
+
+SCOPE_TAGS = ("program", "year_id", "block_id", "theme_id")
+
+
+def _optional(message, field: str):  # noqa: ANN001, ANN202 (any message with optional fields)
+    return getattr(message, field) if message.HasField(field) else None
+
+
+def question_from_proto(question: res.Question) -> Question:
+    return Question(
+        question.question_id,
+        question.stem,
+        list(question.options),
+        question.correct_index,
+        question.explanation,
+        *(_optional(question, tag) for tag in SCOPE_TAGS),
+    )
+
+
+def question_to_proto(question: Question) -> res.Question:
+    return res.Question(
+        question_id=question.question_id,
+        stem=question.stem,
+        options=question.options,
+        correct_index=question.correct_index,
+        explanation=question.explanation,
+        **{tag: getattr(question, tag) for tag in SCOPE_TAGS},
+        updated_at=timestamp(question.updated_at) if question.updated_at else None,
+    )
+
+
+def summary_to_proto(summary: PackageSummary) -> res.TestPackageSummary:
+    return res.TestPackageSummary(
+        package_id=summary.package_id,
+        name=summary.name,
+        scope=summary.scope,
+        scope_data=dict_to_struct(summary.scope_data),
+        version=summary.version,
+        version_hash=summary.version_hash,
+        question_count=summary.question_count,
+        published_at=timestamp(summary.published_at) if summary.published_at else None,
+        updated_at=timestamp(summary.updated_at),
+    )
+
+
+def package_to_proto(package: Package) -> res.TestPackage:
+    summary = package.summary
+    return res.TestPackage(
+        package_id=summary.package_id,
+        name=summary.name,
+        description=package.description,
+        scope=summary.scope,
+        scope_data=dict_to_struct(summary.scope_data),
+        version=summary.version,
+        version_hash=summary.version_hash,
+        questions=[res.QuestionSnapshot(**q) for q in package.questions],
+        question_count=summary.question_count,
+        is_published=package.is_published,
+        published_at=timestamp(summary.published_at) if summary.published_at else None,
+        created_by=package.created_by,
+        created_at=timestamp(package.created_at),
+        updated_at=timestamp(summary.updated_at),
+    )
+
+
+def _scope_data(message) -> dict | None:  # noqa: ANN001
+    return struct_to_dict(message.scope_data) if message.HasField("scope_data") else None
+
+
+class PackagesServicer(pb_grpc.PackagesServiceServicer):
+    def __init__(self, app: PackagesApp) -> None:
+        self._app = app
+
+    async def ListTestPackages(self, request, context):  # noqa: N802 (gRPC method name)
+        current_principal()
+        packages, token = await self._app.list_packages(
+            request.scope,
+            *(_optional(request, f) for f in ("year_id", "block_id", "theme_id")),
+            request.page_size,
+            request.page_token,
+        )
+        return pb.ListTestPackagesResponse(
+            packages=[summary_to_proto(p) for p in packages], next_page_token=token
+        )
+
+    async def GetTestPackage(self, request, context):  # noqa: N802
+        current_principal()
+        answer = await self._app.conditional_get(request.package_id, metadata_value(context, "if-none-match"))
+        if answer.package is None:  # the Lua filter turns this into a bodiless 304
+            await context.send_initial_metadata((*answer.headers, ("x-http-status", "304")))
+            return res.TestPackage()
+        await context.send_initial_metadata(answer.headers)
+        return package_to_proto(answer.package)
+
+    async def CompareTestPackages(self, request, context):  # noqa: N802
+        current_principal()
+        result = await self._app.compare(
+            [(h.package_id, h.version_hash) for h in request.held],
+            request.scope,
+            *(_optional(request, f) for f in ("year_id", "block_id", "theme_id")),
+        )
+        return pb.CompareTestPackagesResponse(
+            current=[res.HeldPackage(package_id=i, version_hash=h) for i, h in result.current],
+            stale=[
+                res.StalePackage(package_id=i, version_hash=h, latest=summary_to_proto(s))
+                for i, h, s in result.stale
+            ],
+            gone=[res.HeldPackage(package_id=i, version_hash=h) for i, h in result.gone],
+            new_packages=[summary_to_proto(s) for s in result.new_packages],
+        )
+
+    async def BatchCreateQuestions(self, request, context):  # noqa: N802
+        stored = await self._app.import_questions(
+            current_principal(), [question_from_proto(q) for q in request.questions]
+        )
+        return pb.BatchCreateQuestionsResponse(questions=[question_to_proto(q) for q in stored])
+
+    async def CreateTestPackage(self, request, context):  # noqa: N802
+        package = await self._app.create_draft(
+            current_principal(),
+            request.name,
+            request.description,
+            request.scope,
+            _scope_data(request),
+            list(request.question_ids),
+        )
+        return package_to_proto(package)
+
+    async def PublishTestPackage(self, request, context):  # noqa: N802
+        return package_to_proto(await self._app.publish(current_principal(), request.package_id))
+
+    async def GenerateTestPackage(self, request, context):  # noqa: N802
+        package, created = await self._app.generate(
+            current_principal(), request.scope, _scope_data(request), request.name, request.description
+        )
+        return pb.GenerateTestPackageResponse(package=package_to_proto(package), created=created)
+
+    async def BatchGetQuestions(self, request, context):  # noqa: N802
+        current_principal()
+        questions = await self._app.questions(list(request.question_ids), request.package_id)
+        return pb.BatchGetQuestionsResponse(questions=[question_to_proto(q) for q in questions])
