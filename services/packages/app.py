@@ -247,7 +247,7 @@ class PackagesApp:
         label = f"{scope.kind.title()} {scope.data[primary]}" + (f" ({others})" if others else "")
         package, created = await self._repository.add_version(
             scope,
-            name or f"{scope.kind.title()} {label}",
+            name or label,
             description,
             snapshots,
             domain.version_hash(scope, snapshots),
