@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway import codegen
 from gateway.render import GatewayConfig, render
+from services.packages.admin import load_sample
 from services.packages.service import SPEC as PACKAGES
 from services.progress.service import SPEC as PROGRESS
 from services.runtime.keys import ensure_dev_keys, mint_token
@@ -196,6 +197,7 @@ def run_forever() -> int:
     started = time.monotonic()
     stack.start()
     token = stack.token("dev-user", ["dev-profile"], ["admin"])
+    packages = load_sample(stack.grpc_target("packages"), token)
     print(
         f"\nStudySync is up in {time.monotonic() - started:.1f}s.\n"
         f"  REST (Envoy):   {stack.http_url}   health: {stack.http_url}/healthz\n"
@@ -203,6 +205,7 @@ def run_forever() -> int:
             f"  gRPC {s.name:9s} 127.0.0.1:{stack.grpc_ports[s.name]}   metrics http://127.0.0.1:{stack.metrics_ports[s.name]}/metrics\n"
             for s in SPECS
         )
+        + f"  sample bank:    {len(packages)} published packages (GET /api/v1/tests/packages)\n"
         + f"  state folder:   {stack.state}\n"
         "  dev token (sub dev-user, profile dev-profile, role admin, 1 h):\n"
         f"TOKEN={token}\n\n"

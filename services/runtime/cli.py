@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+import grpc
+
 from services.runtime.keys import mint_token
 from services.runtime.settings import state_dir
 
@@ -58,8 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="run the three services and Envoy until Ctrl-C")
     up.set_defaults(run=_up)
 
+    from services.packages.admin import add_subcommands as add_packages_commands
+
+    add_packages_commands(commands)
+
     args = parser.parse_args(argv)
-    return int(args.run(args))
+    try:
+        return int(args.run(args))
+    except grpc.RpcError as error:  # a refused call: say what the server said, not where we were
+        print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)  # type: ignore[attr-defined]
+        return 1
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

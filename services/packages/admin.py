@@ -1,0 +1,140 @@
+"""Admin tasks over gRPC: import a question file, generate, publish, list; and the sample bank that
+`make run` loads. Used by the `studysync packages …` commands."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+
+from services.runtime.keys import mint_token
+from services.runtime.settings import state_dir
+from studysync.packages.v1 import packages_service_pb2 as pb
+from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
+from studysync.packages.v1 import resources_pb2 as res
+
+SAMPLE_BANK = Path(__file__).with_name("sample_bank.json")
+BATCH = 1000
+
+
+def read_questions(path: Path) -> list[res.Question]:
+    """A JSON file (`{"questions": [...]}` or a list) or a CSV with option_1..option_6 columns."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            return [_csv_question(row) for row in csv.DictReader(handle)]
+    data = json.loads(path.read_text(encoding="utf-8"))
+    items = data["questions"] if isinstance(data, dict) else data
+    return [json_format.ParseDict(item, res.Question()) for item in items]
+
+
+def _csv_question(row: dict[str, str]) -> res.Question:
+    question = res.Question(
+        question_id=row["question_id"],
+        stem=row["stem"],
+        correct_index=int(row["correct_index"]),
+        explanation=row.get("explanation") or "",
+        options=[row[f"option_{n}"] for n in range(1, 7) if row.get(f"option_{n}")],
+    )
+    if row.get("program"):
+        question.program = row["program"]
+    for key in ("year_id", "block_id", "theme_id"):
+        if row.get(key):
+            setattr(question, key, int(row[key]))
+    return question
+
+
+def _chunks(items: list[res.Question]) -> Iterator[list[res.Question]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start : start + BATCH]
+
+
+def _stub(target: str) -> tuple[grpc.Channel, pb_grpc.PackagesServiceStub]:
+    channel = grpc.insecure_channel(target)
+    return channel, pb_grpc.PackagesServiceStub(channel)
+
+
+def import_questions(target: str, token: str, questions: list[res.Question]) -> int:
+    channel, stub = _stub(target)
+    with channel:
+        for chunk in _chunks(questions):
+            stub.BatchCreateQuestions(pb.BatchCreateQuestionsRequest(questions=chunk), metadata=_auth(token))
+    return len(questions)
+
+
+def generate(target: str, token: str, scope: str, scope_data: dict) -> pb.GenerateTestPackageResponse:
+    data = struct_pb2.Struct()
+    data.update(scope_data)
+    channel, stub = _stub(target)
+    with channel:
+        return stub.GenerateTestPackage(
+            pb.GenerateTestPackageRequest(scope=scope, scope_data=data), metadata=_auth(token)
+        )
+
+
+def load_sample(target: str, token: str) -> list[pb.GenerateTestPackageResponse]:
+    """Imports the sample bank and generates a package per block (a no-op when nothing changed)."""
+    questions = read_questions(SAMPLE_BANK)
+    import_questions(target, token, questions)
+    blocks = sorted({(q.year_id, q.block_id) for q in questions})
+    return [generate(target, token, "BLOCK", {"year_id": year, "block_id": block}) for year, block in blocks]
+
+
+def _auth(token: str) -> tuple[tuple[str, str]]:
+    return (("authorization", f"Bearer {token}"),)
+
+
+def _token(args: argparse.Namespace) -> str:
+    return args.token or mint_token(state_dir(), "admin-cli", [], ["admin"], 600)
+
+
+def _run(args: argparse.Namespace) -> int:
+    target, token = args.target, _token(args)
+    if args.action == "import":
+        print(f"imported {import_questions(target, token, read_questions(Path(args.file)))} questions")
+    elif args.action == "generate":
+        result = generate(target, token, args.scope, json.loads(args.scope_data))
+        state = "created" if result.created else "unchanged"
+        print(f"{state}: {result.package.package_id} v{result.package.version} {result.package.version_hash}")
+    elif args.action == "publish":
+        channel, stub = _stub(target)
+        with channel:
+            package = stub.PublishTestPackage(
+                pb.PublishTestPackageRequest(package_id=args.package_id), metadata=_auth(token)
+            )
+        print(f"published: {package.package_id} v{package.version}")
+    elif args.action == "list":
+        channel, stub = _stub(target)
+        with channel:
+            listed = stub.ListTestPackages(pb.ListTestPackagesRequest(page_size=200), metadata=_auth(token))
+        for p in listed.packages:
+            print(
+                f"{p.package_id}  {p.scope:7s} {json_format.MessageToJson(p.scope_data, indent=None):32s} "
+                f"v{p.version}  {p.question_count:3d} questions  {p.name}"
+            )
+    return 0
+
+
+def add_subcommands(commands: argparse._SubParsersAction) -> None:
+    packages = commands.add_parser("packages", help="admin: question bank and test packages")
+    packages.add_argument(
+        "--target",
+        default=os.environ.get("PACKAGES_ADDR", "127.0.0.1:50052"),
+        help="packages service gRPC address (default PACKAGES_ADDR or 127.0.0.1:50052)",
+    )
+    packages.add_argument("--token", help="admin bearer token (default: minted with the dev key)")
+    actions = packages.add_subparsers(dest="action", required=True)
+    actions.add_parser("import", help="import/update questions from a .json or .csv file").add_argument(
+        "file"
+    )
+    generate_parser = actions.add_parser("generate", help="build the next version of a scope if it changed")
+    generate_parser.add_argument("--scope", required=True, choices=["PROGRAM", "YEAR", "BLOCK", "THEME"])
+    generate_parser.add_argument("--scope-data", required=True, help="e.g. '{\"block_id\": 2}'")
+    actions.add_parser("publish", help="publish a draft").add_argument("package_id")
+    actions.add_parser("list", help="list published packages")
+    packages.set_defaults(run=_run)

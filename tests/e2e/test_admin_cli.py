@@ -1,0 +1,71 @@
+"""The admin side as an operator uses it: the sample bank and `studysync packages …`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from services.packages.admin import load_sample
+
+pytestmark = pytest.mark.e2e
+
+
+def cli(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.runtime.cli",
+            "packages",
+            "--target",
+            stack.grpc_target("packages"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "STUDYSYNC_STATE_DIR": str(stack.state)},
+    )
+
+
+def test_sample_bank_loads_one_package_per_block_and_reloading_changes_nothing(stack, http, bearer):
+    token = stack.token("admin-1", roles=["admin"])
+    first = load_sample(stack.grpc_target("packages"), token)
+    assert len(first) == 4 and all(r.package.is_published for r in first)
+    again = load_sample(stack.grpc_target("packages"), token)
+    assert not any(r.created for r in again)
+    assert [r.package.package_id for r in again] == [r.package.package_id for r in first]
+    listed = http.get(
+        "/api/v1/tests/packages", params={"scope": "BLOCK", "year_id": 1}, headers=bearer()
+    ).json()
+    assert {p["package_id"] for p in listed["packages"]} >= {r.package.package_id for r in first[:2]}
+
+
+def test_cli_imports_csv_generates_and_lists(stack, tmp_path):
+    block = 900_000 + uuid.uuid4().int % 100_000
+    csv_file = tmp_path / "bank.csv"
+    rows = ["question_id,stem,option_1,option_2,option_3,correct_index,explanation,year_id,block_id"]
+    rows += [f"{uuid.uuid4()},Question {n}?,A,B,C,{n % 3},Why {n},3,{block}" for n in range(3)]
+    csv_file.write_text("\n".join(rows) + "\n")
+    imported = cli(stack, "import", str(csv_file))
+    assert imported.returncode == 0, imported.stderr
+    assert "imported 3 questions" in imported.stdout
+    generated = cli(stack, "generate", "--scope", "BLOCK", "--scope-data", f'{{"block_id": {block}}}')
+    assert generated.returncode == 0, generated.stderr
+    assert generated.stdout.startswith("created:")
+    unchanged = cli(stack, "generate", "--scope", "BLOCK", "--scope-data", f'{{"block_id": {block}}}')
+    assert unchanged.stdout.startswith("unchanged:")
+    listed = cli(stack, "list")
+    assert generated.stdout.split()[1] in listed.stdout
+
+
+def test_cli_reports_a_bad_file_without_a_traceback(stack, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"questions": [{"question_id": "nope", "stem": "Q", "options": ["a", "b"]}]}')
+    result = cli(stack, "import", str(bad))
+    assert result.returncode != 0
+    assert "questions[0].question_id" in result.stderr
+    assert "Traceback" not in result.stderr
