@@ -35,4 +35,5 @@ clean:
 
 ## bench: performance targets as ratios against ceilings measured in the same run (PostgreSQL + Redis)
 bench: install
+	@command -v wrk >/dev/null || apt-get install -y -q wrk || echo "wrk unavailable: HTTP load from Python instead"
 	$(PY) -m bench $(BENCH_ARGS)

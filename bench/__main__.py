@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench import harness, progress
+from bench import harness, packages, progress
 from services.devstack import SPECS, Stack
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -32,6 +32,7 @@ def main() -> int:
     stack.start()
     try:
         results = asyncio.run(progress.run(stack, DSN, f"bench_{run_id}_raw", args.seconds))
+        results += asyncio.run(packages.run(stack, args.seconds))
     finally:
         stack.stop()
         asyncio.run(_drop([f"bench_{run_id}_{s.name}" for s in SPECS] + [f"bench_{run_id}_raw"]))
