@@ -7,12 +7,25 @@ from pathlib import Path
 import grpc
 
 from services.runtime.server import Runtime, ServiceSpec
+from services.sync.app import SyncApp, SyncMetrics
+from services.sync.cache import SyncCache
+from services.sync.questions import QuestionSource
+from services.sync.repository import SyncRepository
+from services.sync.servicer import SyncServicer
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
-    # Every RPC answers UNIMPLEMENTED (501 through Envoy) until its issue lands.
-    pb_grpc.add_SyncServiceServicer_to_server(pb_grpc.SyncServiceServicer(), server)
+    metrics = SyncMetrics(runtime.registry)
+    channel = grpc.aio.insecure_channel(runtime.settings.packages_address)  # sync → packages, gRPC only
+    runtime.closers.append(channel.close)
+    app = SyncApp(
+        SyncRepository(runtime.engine),
+        SyncCache(runtime.redis, runtime.settings.db_schema, metrics.cache),
+        QuestionSource(channel),
+        metrics,
+    )
+    pb_grpc.add_SyncServiceServicer_to_server(SyncServicer(app), server)
 
 
 SPEC = ServiceSpec(

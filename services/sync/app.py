@@ -1,0 +1,222 @@
+"""The sync use cases: the seed's processing flow, made correct (no gRPC, no SQL, no Redis here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from services.runtime.auth import Principal
+from services.runtime.errors import NotFound
+from services.runtime.validation import parse_uuid
+from services.sync import domain
+from services.sync.cache import SyncCache
+from services.sync.domain import (
+    ACKED,
+    DUPLICATE,
+    REJECTED,
+    AttemptInput,
+    AttemptResult,
+    Rejection,
+    ValidAttempt,
+)
+from services.sync.questions import QuestionSource
+from services.sync.repository import Candidate, SessionView, Stored, SyncRepository
+
+REUSED = Rejection("IDEMPOTENCY_KEY_REUSED", "idempotency_key: already used for a different attempt")
+
+
+class SyncMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.attempts = Counter(
+            "studysync_sync_attempts",
+            "Attempts by status and rejection reason.",
+            ["status", "reason"],
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "studysync_sync_batch_size",
+            "Attempts per batch.",
+            buckets=(1, 5, 10, 25, 50, 100),
+            registry=registry,
+        )
+        self.cache = Counter(
+            "studysync_sync_cache",
+            "Redis idempotency cache: hit, miss, fail_open.",
+            ["event"],
+            registry=registry,
+        )
+        self.session_mappings = Counter(
+            "studysync_sync_session_mappings",
+            "Offline session ids resolved, by source (cache / database).",
+            ["source"],
+            registry=registry,
+        )
+        self.replay_age = Histogram(
+            "studysync_sync_replay_age_seconds",
+            "received - answered_at of newly stored attempts.",
+            buckets=(1, 10, 60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+            registry=registry,
+        )
+
+
+class SyncApp:
+    def __init__(
+        self, repository: SyncRepository, cache: SyncCache, questions: QuestionSource, metrics: SyncMetrics
+    ) -> None:
+        self._repository = repository
+        self._cache = cache
+        self._questions = questions
+        self._metrics = metrics
+
+    async def sync_batch(self, principal: Principal, attempts: Sequence[AttemptInput]) -> list[AttemptResult]:
+        domain.check_batch(len(attempts))
+        user = principal.sub
+        # 1. verify each attempt and its payload_hash
+        checked: list[ValidAttempt | Rejection] = []
+        first: dict[str, ValidAttempt] = {}
+        for attempt in attempts:
+            try:
+                valid = domain.validate_attempt(attempt)
+            except Rejection as rejection:
+                checked.append(rejection)
+                continue
+            checked.append(valid)
+            first.setdefault(valid.idempotency_key, valid)
+        # 2. Redis idempotency cache, and cached offline-session mappings
+        offline = sorted({a.offline_session_id for a in first.values() if a.offline_session_id})
+        cached, sessions = await self._cache.lookup(user, list(first), offline)
+        outcome: dict[str, Stored | Rejection] = {
+            key: Stored(value["a"], value["s"], value["f"], False) for key, value in cached.items()
+        }
+        # 4 (before scoring, so a retry costs no question lookup). 3, 5, 6, 7 happen in the store.
+        outcome.update(await self._repository.existing(user, [k for k in first if k not in outcome]))
+        fresh = [a for key, a in first.items() if key not in outcome]
+        candidates = await self._score(principal, fresh, outcome)
+        self._metrics.session_mappings.labels("cache").inc(len(sessions))
+        self._metrics.session_mappings.labels("database").inc(
+            len(
+                {c.attempt.offline_session_id for c in candidates if c.attempt.offline_session_id}
+                - set(sessions)
+            )
+        )
+        if candidates:
+            outcome.update(await self._repository.store(user, candidates, sessions))
+        results = self._results(attempts, checked, outcome)
+        await self._cache.remember(
+            user,
+            {
+                key: {"a": o.server_attempt_id, "s": o.session_id, "f": o.fingerprint}
+                for key, o in outcome.items()
+                if isinstance(o, Stored) and key not in cached
+            },
+            {
+                a.offline_session_id: o.session_id
+                for a in first.values()
+                if a.offline_session_id
+                and isinstance(o := outcome.get(a.idempotency_key), Stored)
+                and o.is_new
+            },
+        )
+        self._observe(results, first, outcome)
+        return results
+
+    async def _score(
+        self, principal: Principal, fresh: list[ValidAttempt], outcome: dict[str, Stored | Rejection]
+    ) -> list[Candidate]:
+        """One BatchGetQuestions per question source (the bank, or each package), never per attempt."""
+        sources: dict[str | None, list[ValidAttempt]] = {}
+        for attempt in fresh:
+            sources.setdefault(attempt.package_id, []).append(attempt)
+        candidates = []
+        for package_id, group in sources.items():
+            facts = await self._questions.fetch(
+                principal.token, sorted({a.question_id for a in group}), package_id
+            )
+            for attempt in group:
+                fact = facts.get(attempt.question_id)
+                if fact is None:
+                    where = "in this package" if package_id else "in the question bank"
+                    outcome[attempt.idempotency_key] = Rejection(
+                        "QUESTION_NOT_FOUND", f"question_id: not {where}"
+                    )
+                elif attempt.source.selected_option_index >= fact.option_count:
+                    outcome[attempt.idempotency_key] = Rejection(
+                        "INVALID_OPTION_INDEX",
+                        f"selected_option_index: the question has {fact.option_count} options",
+                    )
+                else:
+                    candidates.append(
+                        Candidate(
+                            attempt, attempt.source.selected_option_index == fact.correct_index, fact.scope
+                        )
+                    )
+        return candidates
+
+    @staticmethod
+    def _results(
+        attempts: Sequence[AttemptInput],
+        checked: list[ValidAttempt | Rejection],
+        outcome: dict[str, Stored | Rejection],
+    ) -> list[AttemptResult]:
+        """In request order. A key repeated in one batch behaves as if the copies came one after another."""
+        results, answered = [], set()
+        for attempt, check in zip(attempts, checked, strict=True):
+            found = outcome.get(check.idempotency_key) if isinstance(check, ValidAttempt) else check
+            if isinstance(found, Stored) and found.fingerprint != check.fingerprint:  # type: ignore[union-attr]
+                found = REUSED
+            if isinstance(found, Rejection) or found is None:
+                rejection = found or Rejection("INTERNAL", "not processed")
+                results.append(
+                    AttemptResult(
+                        attempt.client_attempt_id,
+                        attempt.idempotency_key,
+                        REJECTED,
+                        error_code=rejection.code,
+                        error_message=rejection.message,
+                    )
+                )
+                continue
+            key = check.idempotency_key  # type: ignore[union-attr]
+            status = ACKED if found.is_new and key not in answered else DUPLICATE
+            answered.add(key)
+            results.append(
+                AttemptResult(
+                    attempt.client_attempt_id,
+                    attempt.idempotency_key,
+                    status,
+                    found.server_attempt_id,
+                    found.session_id,
+                )
+            )
+        return results
+
+    def _observe(
+        self,
+        results: list[AttemptResult],
+        first: dict[str, ValidAttempt],
+        outcome: dict[str, Stored | Rejection],
+    ) -> None:
+        self._metrics.batch_size.observe(len(results))
+        for result in results:
+            self._metrics.attempts.labels(result.status, result.error_code or "").inc()
+        now = datetime.now(UTC)
+        for key, attempt in first.items():
+            stored = outcome.get(key)
+            if isinstance(stored, Stored) and stored.is_new:
+                self._metrics.replay_age.observe(max(0.0, (now - attempt.answered_at).total_seconds()))
+
+    async def session(self, principal: Principal, session_id: str) -> tuple[SessionView, int, int]:
+        """The caller's session with its score. Another user's session is simply not found."""
+        view = await self._repository.session(principal.sub, parse_uuid("session_id", session_id))
+        if view is None:
+            raise NotFound("no such session", reason="SESSION_NOT_FOUND", field="session_id")
+        return view, len(view.answers), sum(1 for a in view.answers if a["is_correct"])
+
+    async def receipts(
+        self, principal: Principal, keys: list[str]
+    ) -> list[tuple[str, tuple[str, str] | None]]:
+        canonical = domain.check_receipt_keys(keys)
+        found = await self._repository.receipts(principal.sub, canonical)
+        return [(key, found.get(key_c)) for key, key_c in zip(keys, canonical, strict=True)]

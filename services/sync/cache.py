@@ -1,0 +1,68 @@
+"""The Redis side of sync: idempotency results and offline-session mappings, cached after commit.
+
+Fail-open: Redis down, slow or flushed only costs database reads; each failure is counted. Keys are
+namespaced by the database schema and carry the user in a hash tag, so one batch's keys share a
+Redis Cluster slot: one round trip to read (MGET) and one pipeline to write.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("studysync.sync.cache")
+TTL_SECONDS = 7 * 24 * 3600
+
+
+class SyncCache:
+    def __init__(self, redis: Redis | None, namespace: str, events: Counter) -> None:
+        self._redis = redis
+        self._namespace = namespace
+        self._events = events  # labels: event = hit | miss | fail_open
+
+    def _idem(self, user_id: str, key: str) -> str:
+        return f"sync:{self._namespace}:{{{user_id}}}:idem:{key}"
+
+    def _session(self, user_id: str, offline_session_id: str) -> str:
+        return f"sync:{self._namespace}:{{{user_id}}}:osess:{offline_session_id}"
+
+    async def lookup(
+        self, user_id: str, keys: Sequence[str], offline_sessions: Sequence[str]
+    ) -> tuple[dict[str, dict], dict[str, str]]:
+        """Cached idempotency results by key, and cached session ids by offline session id."""
+        if self._redis is None or not (keys or offline_sessions):
+            return {}, {}
+        names = [self._idem(user_id, k) for k in keys] + [self._session(user_id, o) for o in offline_sessions]
+        try:
+            values = await self._redis.mget(names)
+        except (RedisError, OSError) as error:
+            self._fail_open(error)
+            return {}, {}
+        results = {k: json.loads(v) for k, v in zip(keys, values[: len(keys)], strict=True) if v}
+        sessions = {o: v for o, v in zip(offline_sessions, values[len(keys) :], strict=True) if v}
+        self._events.labels("hit").inc(len(results))
+        self._events.labels("miss").inc(len(keys) - len(results))
+        return results, sessions
+
+    async def remember(self, user_id: str, results: dict[str, dict], sessions: dict[str, str]) -> None:
+        """Called only after the database commit, so the cache never knows more than the database."""
+        if self._redis is None or not (results or sessions):
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in results.items():
+                    pipe.set(self._idem(user_id, key), json.dumps(value), ex=TTL_SECONDS)
+                for offline, session in sessions.items():
+                    pipe.set(self._session(user_id, offline), session, ex=TTL_SECONDS)
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            self._fail_open(error)
+
+    def _fail_open(self, error: BaseException) -> None:
+        self._events.labels("fail_open").inc()
+        log.warning("redis unavailable, continuing with the database only: %r", error)

@@ -1,0 +1,125 @@
+"""Sync rules: attempt validation, the payload hash, and what counts as the same attempt.
+
+Knows nothing of gRPC, SQL or Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.runtime.errors import InvalidField
+from services.runtime.validation import canonical_sha256, parse_rfc3339, parse_uuid
+
+MAX_ATTEMPTS = 100
+ACKED, DUPLICATE, REJECTED = "acked", "duplicate", "rejected"
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class AttemptInput:
+    client_attempt_id: str
+    idempotency_key: str
+    offline_session_id: str
+    session_id: str
+    question_id: str
+    selected_option_index: int
+    answered_at: str
+    payload_hash: str
+    package_id: str
+
+
+@dataclass(frozen=True)
+class ValidAttempt:
+    """A checked attempt. `fingerprint` identifies its payload: same key + other fingerprint = reuse."""
+
+    source: AttemptInput
+    idempotency_key: str  # canonical lowercase UUID text
+    question_id: str
+    offline_session_id: str | None
+    session_id: str | None
+    package_id: str | None
+    answered_at: datetime
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Rejection(Exception):
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    client_attempt_id: str
+    idempotency_key: str
+    status: str
+    server_attempt_id: str | None = None
+    server_session_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+def payload_hash(answered_at: str, question_id: str, selected_option_index: int) -> str:
+    """What the mobile client computes: SHA-256 of RFC 8785 JSON, strings exactly as sent."""
+    return canonical_sha256(
+        {
+            "answered_at": answered_at,
+            "question_id": question_id,
+            "selected_option_index": selected_option_index,
+        }
+    )
+
+
+def _uuid_text(field: str, value: str) -> str:
+    return str(parse_uuid(field, value))
+
+
+def validate_attempt(attempt: AttemptInput) -> ValidAttempt:
+    """Raises Rejection (INVALID_FIELD naming the field, or PAYLOAD_HASH_MISMATCH)."""
+    try:
+        _uuid_text("client_attempt_id", attempt.client_attempt_id)
+        key = _uuid_text("idempotency_key", attempt.idempotency_key)
+        if bool(attempt.offline_session_id) == bool(attempt.session_id):
+            raise InvalidField("offline_session_id", "set exactly one of offline_session_id and session_id")
+        offline = (
+            _uuid_text("offline_session_id", attempt.offline_session_id)
+            if attempt.offline_session_id
+            else None
+        )
+        session = _uuid_text("session_id", attempt.session_id) if attempt.session_id else None
+        question = _uuid_text("question_id", attempt.question_id)
+        if attempt.selected_option_index < 0:
+            raise InvalidField("selected_option_index", "must be ≥ 0")
+        if not attempt.answered_at:
+            raise InvalidField("answered_at", "is required")
+        answered_at = parse_rfc3339("answered_at", attempt.answered_at)
+        package = _uuid_text("package_id", attempt.package_id) if attempt.package_id else None
+        if not _HEX64.match(attempt.payload_hash):
+            raise InvalidField("payload_hash", "must be 64 lowercase hex characters (SHA-256)")
+    except InvalidField as error:
+        raise Rejection("INVALID_FIELD", error.message) from None
+    expected = payload_hash(attempt.answered_at, attempt.question_id, attempt.selected_option_index)
+    if attempt.payload_hash != expected:
+        raise Rejection(
+            "PAYLOAD_HASH_MISMATCH",
+            "payload_hash: does not match answered_at, question_id and "
+            "selected_option_index (RFC 8785 JSON, SHA-256, lowercase hex)",
+        )
+    fingerprint = hashlib.sha256(
+        f"{attempt.payload_hash}|{offline or ''}|{session or ''}|{package or ''}".encode()
+    ).hexdigest()
+    return ValidAttempt(attempt, key, question, offline, session, package, answered_at, fingerprint)
+
+
+def check_batch(count: int) -> None:
+    if not 1 <= count <= MAX_ATTEMPTS:
+        raise InvalidField("attempts", f"must hold 1 to {MAX_ATTEMPTS} attempts, got {count}")
+
+
+def check_receipt_keys(keys: list[str]) -> list[str]:
+    if not 1 <= len(keys) <= MAX_ATTEMPTS:
+        raise InvalidField("idempotency_keys", f"must hold 1 to {MAX_ATTEMPTS} keys, got {len(keys)}")
+    return [_uuid_text(f"idempotency_keys[{n}]", key) for n, key in enumerate(keys)]

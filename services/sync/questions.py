@@ -1,0 +1,67 @@
+"""The sync service's view of the packages service: one BatchGetQuestions per question source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from services.runtime.errors import Unavailable
+from studysync.packages.v1 import packages_service_pb2 as pb
+from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
+
+DEADLINE_SECONDS = 5.0
+TRANSIENT = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+    grpc.StatusCode.INTERNAL,
+    grpc.StatusCode.UNKNOWN,
+}
+
+
+@dataclass(frozen=True)
+class QuestionFacts:
+    """What scoring needs: how many options, which is right, and the scope tags."""
+
+    option_count: int
+    correct_index: int
+    scope: dict[str, int | None]
+
+
+class QuestionSource:
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = pb_grpc.PackagesServiceStub(channel)
+
+    async def fetch(
+        self, token: str, question_ids: list[str], package_id: str | None
+    ) -> dict[str, QuestionFacts]:
+        """Questions by id from the bank, or a package's frozen snapshot. An unknown package → {}.
+        Packages unreachable → Unavailable (503): the client keeps its attempts and retries."""
+        request = pb.BatchGetQuestionsRequest(
+            package_id=package_id or "", question_ids=[] if package_id else question_ids
+        )
+        try:
+            response = await self._stub.BatchGetQuestions(
+                request, metadata=(("authorization", f"Bearer {token}"),), timeout=DEADLINE_SECONDS
+            )
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.NOT_FOUND:
+                return {}
+            if error.code() in TRANSIENT:
+                raise Unavailable(
+                    "the packages service is unavailable, retry later", reason="PACKAGES_UNAVAILABLE"
+                ) from None
+            raise
+        return {
+            q.question_id: QuestionFacts(
+                len(q.options),
+                q.correct_index,
+                {
+                    tag: getattr(q, tag) if q.HasField(tag) else None
+                    for tag in ("year_id", "block_id", "theme_id")
+                },
+            )
+            for q in response.questions
+        }

@@ -1,0 +1,77 @@
+"""gRPC face of the sync service: protobuf in, one call into the app, protobuf out."""
+
+from __future__ import annotations
+
+from services.runtime.auth import current_principal
+from services.runtime.proto_values import timestamp
+from services.sync.app import SyncApp
+from services.sync.domain import AttemptInput, AttemptResult
+from studysync.sync.v1 import resources_pb2 as res
+from studysync.sync.v1 import sync_service_pb2 as pb
+from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
+
+
+def attempt_from_proto(a: res.AttemptInput) -> AttemptInput:
+    return AttemptInput(
+        a.client_attempt_id,
+        a.idempotency_key,
+        a.offline_session_id,
+        a.session_id,
+        a.question_id,
+        a.selected_option_index,
+        a.answered_at,
+        a.payload_hash,
+        a.package_id,
+    )
+
+
+def result_to_proto(r: AttemptResult) -> res.AttemptResult:
+    return res.AttemptResult(
+        client_attempt_id=r.client_attempt_id,
+        idempotency_key=r.idempotency_key,
+        status=r.status,
+        server_attempt_id=r.server_attempt_id,
+        server_session_id=r.server_session_id,
+        error_code=r.error_code,
+        error_message=r.error_message,
+    )
+
+
+class SyncServicer(pb_grpc.SyncServiceServicer):
+    def __init__(self, app: SyncApp) -> None:
+        self._app = app
+
+    async def BatchSyncAttempts(self, request, context):  # noqa: N802 (gRPC method name)
+        results = await self._app.sync_batch(
+            current_principal(), [attempt_from_proto(a) for a in request.attempts]
+        )
+        return pb.BatchSyncAttemptsResponse(results=[result_to_proto(r) for r in results])
+
+    async def GetSession(self, request, context):  # noqa: N802
+        view, answered, correct = await self._app.session(current_principal(), request.session_id)
+        return res.Session(
+            session_id=view.session_id,
+            offline_session_id=view.offline_session_id,
+            status=view.status,
+            mode=view.mode,
+            **view.scope,
+            answered_count=answered,
+            correct_count=correct,
+            answers=[res.SessionAnswer(**a) for a in view.answers],
+            created_at=timestamp(view.created_at),
+            updated_at=timestamp(view.updated_at),
+        )
+
+    async def BatchGetAttemptReceipts(self, request, context):  # noqa: N802
+        receipts = await self._app.receipts(current_principal(), list(request.idempotency_keys))
+        return pb.BatchGetAttemptReceiptsResponse(
+            receipts=[
+                res.AttemptReceipt(
+                    idempotency_key=key,
+                    found=ids is not None,
+                    server_attempt_id=ids[0] if ids else None,
+                    server_session_id=ids[1] if ids else None,
+                )
+                for key, ids in receipts
+            ]
+        )

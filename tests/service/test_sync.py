@@ -1,0 +1,285 @@
+"""The sync service over real gRPC, calling the real packages service; SQLite and PostgreSQL, with
+the real Redis and with none."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+
+import grpc
+import httpx
+import pytest
+from google.protobuf import struct_pb2
+
+from services.sync.domain import payload_hash
+from studysync.packages.v1 import packages_service_pb2 as ppb
+from studysync.packages.v1 import resources_pb2 as pres
+from studysync.sync.v1 import resources_pb2 as res
+from studysync.sync.v1 import sync_service_pb2 as pb
+from tests.conftest import auth
+from tests.helpers import error_info, metric_value
+
+
+@pytest.fixture
+def user() -> str:
+    return f"learner-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def metadata(make_token, user):
+    return auth(make_token(user))
+
+
+@pytest.fixture
+async def bank(packages_stub, make_token) -> list[pres.Question]:
+    """Four bank questions (3 options; the correct one is index 1) in a fresh block."""
+    block = random.randint(10_000, 2**40)
+    questions = [
+        pres.Question(
+            question_id=str(uuid.uuid4()),
+            stem=f"Q{n}?",
+            options=["a", "b", "c"],
+            correct_index=1,
+            explanation="",
+            year_id=2,
+            block_id=block,
+            theme_id=7,
+        )
+        for n in range(4)
+    ]
+    admin = auth(make_token("admin", roles=["admin"]))
+    await packages_stub.BatchCreateQuestions(
+        ppb.BatchCreateQuestionsRequest(questions=questions), metadata=admin
+    )
+    return questions
+
+
+def attempt(
+    question_id: str,
+    option: int = 1,
+    offline: str | None = None,
+    answered_at: str = "2026-01-28T10:00:00Z",
+    key: str | None = None,
+    **fields: str,
+) -> res.AttemptInput:
+    values = {
+        "client_attempt_id": str(uuid.uuid4()),
+        "idempotency_key": key or str(uuid.uuid4()),
+        "offline_session_id": offline or "",
+        "question_id": question_id,
+        "selected_option_index": option,
+        "answered_at": answered_at,
+        "payload_hash": payload_hash(answered_at, question_id, option),
+    }
+    if offline is None and "session_id" not in fields:
+        values["offline_session_id"] = str(uuid.uuid5(uuid.NAMESPACE_OID, question_id))
+    values.update(fields)
+    return res.AttemptInput(**values)
+
+
+async def sync(stub, metadata, *attempts: res.AttemptInput) -> list[res.AttemptResult]:
+    return list(
+        (
+            await stub.BatchSyncAttempts(pb.BatchSyncAttemptsRequest(attempts=attempts), metadata=metadata)
+        ).results
+    )
+
+
+async def session(stub, metadata, session_id: str) -> res.Session:
+    return await stub.GetSession(pb.GetSessionRequest(session_id=session_id), metadata=metadata)
+
+
+async def test_seed_flow_acked_then_duplicate_with_the_same_ids(sync_stub, metadata, bank):
+    offline = str(uuid.uuid4())
+    first = attempt(bank[0].question_id, 2, offline)
+    [acked] = await sync(sync_stub, metadata, first)
+    assert acked.status == "acked" and acked.client_attempt_id == first.client_attempt_id
+    assert not acked.HasField("error_code")
+    [again] = await sync(sync_stub, metadata, first)  # the response was lost; the client retries
+    assert again.status == "duplicate"
+    assert (again.server_attempt_id, again.server_session_id) == (
+        acked.server_attempt_id,
+        acked.server_session_id,
+    )
+    view = await session(sync_stub, metadata, acked.server_session_id)
+    assert (view.status, view.mode, view.offline_session_id) == ("ACTIVE", "TUTOR", offline)
+    assert (view.year_id, view.block_id, view.theme_id) == (2, bank[0].block_id, 7)
+    assert (view.answered_count, view.correct_count) == (1, 0)
+
+
+async def test_hash_mismatch_and_key_reuse_are_rejected(sync_stub, metadata, bank):
+    bad = attempt(bank[0].question_id, payload_hash="0" * 64)
+    [rejected] = await sync(sync_stub, metadata, bad)
+    assert (rejected.status, rejected.error_code) == ("rejected", "PAYLOAD_HASH_MISMATCH")
+    assert not rejected.HasField("server_attempt_id")
+    key = str(uuid.uuid4())
+    await sync(sync_stub, metadata, attempt(bank[0].question_id, 1, key=key))
+    [reused] = await sync(sync_stub, metadata, attempt(bank[0].question_id, 2, key=key))
+    assert (reused.status, reused.error_code) == ("rejected", "IDEMPOTENCY_KEY_REUSED")
+
+
+async def test_idempotency_is_per_user(sync_stub, make_token, bank):
+    shared = attempt(bank[0].question_id, 1)
+    [mine] = await sync(sync_stub, auth(make_token("user-a")), shared)
+    [theirs] = await sync(sync_stub, auth(make_token("user-b")), shared)
+    assert mine.status == theirs.status == "acked"
+    assert mine.server_attempt_id != theirs.server_attempt_id
+
+
+async def test_permanent_problems_are_rejected_with_a_reason(sync_stub, metadata, bank):
+    results = await sync(
+        sync_stub,
+        metadata,
+        attempt(str(uuid.uuid4())),
+        attempt(bank[0].question_id, 3),
+        attempt(bank[0].question_id, session_id=str(uuid.uuid4())),
+        attempt(bank[0].question_id, client_attempt_id="not-a-uuid"),
+        attempt(bank[1].question_id),
+    )
+    assert [r.error_code for r in results[:4]] == [
+        "QUESTION_NOT_FOUND",
+        "INVALID_OPTION_INDEX",
+        "SESSION_NOT_FOUND",
+        "INVALID_FIELD",
+    ]
+    assert results[3].error_message.startswith("client_attempt_id")
+    assert results[4].status == "acked"
+
+
+async def test_attempts_into_an_existing_server_session(sync_stub, metadata, bank):
+    [first] = await sync(sync_stub, metadata, attempt(bank[0].question_id))
+    [second] = await sync(
+        sync_stub, metadata, attempt(bank[1].question_id, session_id=first.server_session_id)
+    )
+    assert second.status == "acked" and second.server_session_id == first.server_session_id
+    view = await session(sync_stub, metadata, first.server_session_id)
+    assert (view.answered_count, view.correct_count) == (2, 2)
+
+
+@pytest.mark.parametrize("count", [0, 101])
+async def test_batch_size_limits_are_invalid_argument(sync_stub, metadata, bank, count):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sync(sync_stub, metadata, *(attempt(bank[0].question_id) for _ in range(count)))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(caught.value).metadata["field"] == "attempts"
+
+
+async def test_a_hundred_attempts_are_accepted(sync_stub, metadata, bank):
+    offline = str(uuid.uuid4())
+    results = await sync(
+        sync_stub,
+        metadata,
+        *(
+            attempt(bank[n % 4].question_id, n % 3, offline, f"2026-01-28T10:{n // 60:02d}:{n % 60:02d}Z")
+            for n in range(100)
+        ),
+    )
+    assert [r.status for r in results] == ["acked"] * 100
+    assert len({r.server_session_id for r in results}) == 1
+
+
+async def test_concurrent_identical_batches_store_once_and_score_once(sync_stub, make_token, bank):
+    for trial in range(5):
+        metadata = auth(make_token(f"racer-{uuid.uuid4().hex[:8]}"))
+        offline = str(uuid.uuid4())
+        batch = [attempt(q.question_id, 1, offline) for q in bank]
+        outcomes = await asyncio.gather(*(sync(sync_stub, metadata, *batch) for _ in range(8)))
+        for n in range(len(batch)):
+            assert sorted(o[n].status for o in outcomes) == ["acked"] + ["duplicate"] * 7, trial
+            assert len({o[n].server_attempt_id for o in outcomes}) == 1
+        sessions = {o[0].server_session_id for o in outcomes}
+        assert len(sessions) == 1
+        view = await session(sync_stub, metadata, sessions.pop())
+        assert (view.answered_count, view.correct_count) == (4, 4)
+
+
+async def test_a_changed_answer_counts_once_with_the_latest_answered_at(sync_stub, metadata, bank):
+    offline = str(uuid.uuid4())
+    question = bank[0].question_id
+    late_wrong = attempt(question, 2, offline, "2026-01-28T10:05:00Z")
+    early_right = attempt(question, 1, offline, "2026-01-28T10:01:00+00:00")
+    [late] = await sync(sync_stub, metadata, late_wrong)  # arrives first, answered later
+    await sync(sync_stub, metadata, early_right)
+    view = await session(sync_stub, metadata, late.server_session_id)
+    assert (view.answered_count, view.correct_count) == (1, 0)
+    assert view.answers[0].server_attempt_id == late.server_attempt_id
+    assert view.answers[0].answered_at == "2026-01-28T10:05:00Z"  # kept exactly as sent
+    fixed = attempt(question, 1, offline, "2026-01-28T10:09:00Z")
+    await sync(sync_stub, metadata, fixed)
+    view = await session(sync_stub, metadata, late.server_session_id)
+    assert (view.answered_count, view.correct_count) == (1, 1)
+
+
+async def test_package_pinned_scoring_uses_the_snapshot_after_the_bank_changes(
+    sync_stub, packages_stub, make_token, metadata, bank
+):
+    admin = auth(make_token("admin", roles=["admin"]))
+    scope = struct_pb2.Struct()
+    scope.update({"block_id": bank[0].block_id})
+    package = (
+        await packages_stub.GenerateTestPackage(
+            ppb.GenerateTestPackageRequest(scope="BLOCK", scope_data=scope), metadata=admin
+        )
+    ).package
+    edited = bank[0]
+    edited.correct_index = 2  # the bank now says option 2; the learner saw a package where 1 was right
+    await packages_stub.BatchCreateQuestions(
+        ppb.BatchCreateQuestionsRequest(questions=[edited]), metadata=admin
+    )
+    offline = str(uuid.uuid4())
+    [pinned] = await sync(
+        sync_stub, metadata, attempt(edited.question_id, 1, offline, package_id=package.package_id)
+    )
+    [bank_scored] = await sync(sync_stub, metadata, attempt(edited.question_id, 1, str(uuid.uuid4())))
+    assert (await session(sync_stub, metadata, pinned.server_session_id)).correct_count == 1
+    assert (await session(sync_stub, metadata, bank_scored.server_session_id)).correct_count == 0
+    [unknown] = await sync(sync_stub, metadata, attempt(edited.question_id, 1, package_id=str(uuid.uuid4())))
+    assert unknown.error_code == "QUESTION_NOT_FOUND"
+
+
+async def test_another_users_session_is_not_found(sync_stub, make_token, metadata, bank):
+    [mine] = await sync(sync_stub, metadata, attempt(bank[0].question_id))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await session(sync_stub, auth(make_token("someone-else")), mine.server_session_id)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_receipts_tell_where_each_key_went(sync_stub, metadata, bank):
+    [stored] = await sync(sync_stub, metadata, first := attempt(bank[0].question_id))
+    missing = str(uuid.uuid4())
+    receipts = (
+        await sync_stub.BatchGetAttemptReceipts(
+            pb.BatchGetAttemptReceiptsRequest(idempotency_keys=[first.idempotency_key, missing]),
+            metadata=metadata,
+        )
+    ).receipts
+    assert [(r.found, r.server_attempt_id, r.server_session_id) for r in receipts] == [
+        (True, stored.server_attempt_id, stored.server_session_id),
+        (False, "", ""),
+    ]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sync_stub.BatchGetAttemptReceipts(
+            pb.BatchGetAttemptReceiptsRequest(idempotency_keys=["x"]), metadata=metadata
+        )
+    assert error_info(caught.value).metadata["field"] == "idempotency_keys[0]"
+
+
+async def test_metrics_count_attempts_by_status_and_reason(sync_server, sync_stub, metadata, bank):
+    async def scrape() -> str:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(sync_server.metrics_url)).text
+
+    before = await scrape()
+    good = attempt(bank[0].question_id)
+    await sync(sync_stub, metadata, good, attempt(bank[0].question_id, payload_hash="0" * 64))
+    await sync(sync_stub, metadata, good)
+    after = await scrape()
+
+    def delta(name: str, **labels: str) -> float:
+        return metric_value(after, name, **labels) - metric_value(before, name, **labels)
+
+    assert delta("studysync_sync_attempts_total", status="acked", reason="") == 1
+    assert delta("studysync_sync_attempts_total", status="duplicate", reason="") == 1
+    assert delta("studysync_sync_attempts_total", status="rejected", reason="PAYLOAD_HASH_MISMATCH") == 1
+    assert delta("studysync_sync_replay_age_seconds_count") == 1

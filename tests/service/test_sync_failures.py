@@ -1,0 +1,117 @@
+"""Sync when its dependencies misbehave: Redis flushed, stopped mid-run; packages unreachable."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+import redis
+
+from services.devstack import free_port
+from services.sync.service import SPEC as SYNC
+from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
+from tests.conftest import ServerHandle, auth, serve_for_session, service_settings
+from tests.helpers import error_info, metric_value
+from tests.service.test_sync import attempt, bank, session, sync  # noqa: F401 (bank is a fixture)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A Redis server of this test's own, so the test can flush and stop it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    yield process, port
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+async def sync_on_private_redis(
+    private_redis, backend, packages_server, state, run_id
+) -> AsyncIterator[ServerHandle]:
+    _, port = private_redis
+    settings = service_settings(
+        SYNC,
+        backend,
+        state,
+        f"{run_id}p{uuid.uuid4().hex[:4]}",
+        redis_url=f"redis://127.0.0.1:{port}/0",
+        packages_address=f"127.0.0.1:{packages_server.port}",
+    )
+    async for handle in serve_for_session(SYNC, settings):
+        yield handle
+
+
+async def test_redis_flushed_then_stopped_never_duplicates_a_session_or_a_score(
+    sync_on_private_redis,
+    private_redis,
+    make_token,
+    bank,  # noqa: F811
+):
+    process, port = private_redis
+    stub = pb_grpc.SyncServiceStub(sync_on_private_redis.channel)
+    metadata = auth(make_token(f"learner-{uuid.uuid4().hex[:8]}"))
+    offline = str(uuid.uuid4())
+    batch = [attempt(q.question_id, 1, offline) for q in bank[:2]]
+    first = await sync(stub, metadata, *batch)
+    assert [r.status for r in first] == ["acked", "acked"]
+    assert redis.Redis(port=port).dbsize() > 0  # cached after commit
+
+    redis.Redis(port=port).flushall()  # flushed between retries
+    after_flush = await sync(stub, metadata, *batch)
+    assert [r.status for r in after_flush] == ["duplicate", "duplicate"]
+    assert [r.server_attempt_id for r in after_flush] == [r.server_attempt_id for r in first]
+
+    process.kill()  # Redis stopped mid-run
+    process.wait()
+    after_stop = await sync(stub, metadata, *batch, attempt(bank[2].question_id, 1, offline))
+    assert [r.status for r in after_stop] == ["duplicate", "duplicate", "acked"]
+    assert {r.server_session_id for r in after_stop} == {first[0].server_session_id}  # same session
+    view = await session(stub, metadata, first[0].server_session_id)
+    assert (view.answered_count, view.correct_count) == (3, 3)
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(sync_on_private_redis.metrics_url)).text
+    assert metric_value(metrics, "studysync_sync_cache_total", event="fail_open") >= 1
+
+
+async def test_packages_unreachable_is_unavailable_and_nothing_is_rejected(
+    backend, state, run_id, make_token
+):
+    settings = service_settings(
+        SYNC, backend, state, f"{run_id}d", packages_address=f"127.0.0.1:{free_port()}"
+    )
+    async for handle in serve_for_session(SYNC, settings):
+        stub = pb_grpc.SyncServiceStub(handle.channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await sync(stub, auth(make_token("learner")), attempt(str(uuid.uuid4())))
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert error_info(caught.value).reason == "PACKAGES_UNAVAILABLE"

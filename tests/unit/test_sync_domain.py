@@ -1,0 +1,57 @@
+"""Sync rules without a server: the payload hash the mobile client computes, and attempt checks."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from services.sync.domain import AttemptInput, Rejection, payload_hash, validate_attempt
+
+VECTOR = "4c090984a59565b1b3130a09db58b6c47422b722b7079c8b083b1361d84ceb51"
+GOOD = AttemptInput(
+    client_attempt_id="123e4567-e89b-12d3-a456-426614174000",
+    idempotency_key="223e4567-e89b-12d3-a456-426614174000",
+    offline_session_id="323e4567-e89b-12d3-a456-426614174000",
+    session_id="",
+    question_id="550e8400-e29b-41d4-a716-446655440000",
+    selected_option_index=2,
+    answered_at="2026-01-28T10:00:00Z",
+    payload_hash=VECTOR,
+    package_id="",
+)
+
+
+def test_payload_hash_matches_the_test_vector():
+    assert payload_hash("2026-01-28T10:00:00Z", "550e8400-e29b-41d4-a716-446655440000", 2) == VECTOR
+
+
+def test_payload_hash_covers_the_strings_exactly_as_sent():
+    assert payload_hash("2026-01-28T10:00:00+00:00", GOOD.question_id, 2) != VECTOR
+
+
+def test_a_good_attempt_validates():
+    valid = validate_attempt(GOOD)
+    assert valid.idempotency_key == GOOD.idempotency_key and valid.offline_session_id == GOOD.offline_session_id
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "field"),
+    [
+        ({"payload_hash": "0" * 64}, "PAYLOAD_HASH_MISMATCH", "payload_hash"),
+        ({"payload_hash": VECTOR.upper()}, "INVALID_FIELD", "payload_hash"),
+        ({"client_attempt_id": "x"}, "INVALID_FIELD", "client_attempt_id"),
+        ({"idempotency_key": ""}, "INVALID_FIELD", "idempotency_key"),
+        ({"offline_session_id": ""}, "INVALID_FIELD", "offline_session_id"),
+        ({"session_id": "423e4567-e89b-12d3-a456-426614174000"}, "INVALID_FIELD", "offline_session_id"),
+        ({"question_id": "q1"}, "INVALID_FIELD", "question_id"),
+        ({"selected_option_index": -1}, "INVALID_FIELD", "selected_option_index"),
+        ({"answered_at": "2026-01-28 10:00"}, "INVALID_FIELD", "answered_at"),
+        ({"package_id": "p"}, "INVALID_FIELD", "package_id"),
+    ],
+)
+def test_bad_attempts_are_rejected_naming_the_field(change, code, field):
+    with pytest.raises(Rejection) as caught:
+        validate_attempt(dataclasses.replace(GOOD, **change))
+    assert caught.value.code == code
+    assert caught.value.message.startswith(field)
