@@ -1,0 +1,105 @@
+"""Attempt sync as the mobile client sees it: the seed's curl calls through the real Envoy."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from services.sync.domain import payload_hash
+from tests.e2e.conftest import assert_json_error
+
+pytestmark = pytest.mark.e2e
+
+SEED_QUESTION = "550e8400-e29b-41d4-a716-446655440000"
+
+
+@pytest.fixture
+def seed_question(http, bearer) -> str:
+    """The question the seed's curl answers, present in the bank with at least 3 options."""
+    question = {
+        "question_id": SEED_QUESTION,
+        "stem": "Which of these is a branch of the brachial plexus?",
+        "options": ["Phrenic", "Vagus", "Musculocutaneous", "Accessory"],
+        "correct_index": 2,
+        "explanation": "Musculocutaneous is a terminal branch of the lateral cord.",
+        "year_id": 1,
+        "block_id": 1,
+    }
+    response = http.post(
+        "/api/v1/admin/questions:batchCreate",
+        json={"questions": [question]},
+        headers=bearer("admin", roles=["admin"]),
+    )
+    assert response.status_code == 200, response.text
+    return SEED_QUESTION
+
+
+def seed_body() -> dict:
+    """The seed's request, with a fresh user's keys and the hash computed as the mobile client does."""
+    return {
+        "attempts": [
+            {
+                "client_attempt_id": "123e4567-e89b-12d3-a456-426614174000",
+                "idempotency_key": "223e4567-e89b-12d3-a456-426614174000",
+                "offline_session_id": "323e4567-e89b-12d3-a456-426614174000",
+                "question_id": SEED_QUESTION,
+                "selected_option_index": 2,
+                "answered_at": "2026-01-28T10:00:00Z",
+                "payload_hash": payload_hash("2026-01-28T10:00:00Z", SEED_QUESTION, 2),
+            }
+        ]
+    }
+
+
+def test_seed_curl_calls_acked_then_duplicate(http, bearer, seed_question):
+    headers = bearer(f"phone-user-{uuid.uuid4().hex[:8]}")
+    first = http.post("/api/v1/sync/attempts:batch", json=seed_body(), headers=headers)
+    assert first.status_code == 200, first.text
+    [acked] = first.json()["results"]
+    assert acked["status"] == "acked"
+    assert set(acked) == {
+        "client_attempt_id",
+        "idempotency_key",
+        "status",
+        "server_attempt_id",
+        "server_session_id",
+    }
+    second = http.post("/api/v1/sync/attempts:batch", json=seed_body(), headers=headers)
+    [duplicate] = second.json()["results"]
+    assert duplicate["status"] == "duplicate"
+    assert duplicate["server_attempt_id"] == acked["server_attempt_id"]
+    session = http.get(f"/api/v1/sync/sessions/{acked['server_session_id']}", headers=headers).json()
+    assert session["answered_count"] == 1 and session["correct_count"] == 1
+    assert session["answers"][0]["answered_at"] == "2026-01-28T10:00:00Z"
+    receipts = http.get(
+        "/api/v1/sync/receipts",
+        params={"idempotency_keys": "223e4567-e89b-12d3-a456-426614174000"},
+        headers=headers,
+    ).json()["receipts"]
+    assert receipts[0]["found"] is True and receipts[0]["server_attempt_id"] == acked["server_attempt_id"]
+
+
+def test_the_seeds_placeholder_hash_is_rejected(http, bearer, seed_question):
+    body = seed_body()
+    body["attempts"][0]["payload_hash"] = "abc123def456..."
+    [result] = http.post(
+        "/api/v1/sync/attempts:batch", json=body, headers=bearer("u-" + uuid.uuid4().hex)
+    ).json()["results"]
+    assert (result["status"], result["error_code"]) == ("rejected", "INVALID_FIELD")
+    assert result["error_message"].startswith("payload_hash")
+    assert "server_attempt_id" not in result
+
+
+def test_more_than_a_hundred_attempts_is_400_json(http, bearer, seed_question):
+    attempt = seed_body()["attempts"][0]
+    response = http.post("/api/v1/sync/attempts:batch", json={"attempts": [attempt] * 101}, headers=bearer())
+    body = assert_json_error(response, 400)
+    assert body["details"][0]["metadata"]["field"] == "attempts"
+
+
+def test_someone_elses_session_is_404(http, bearer, seed_question):
+    owner = bearer(f"owner-{uuid.uuid4().hex[:8]}")
+    [acked] = http.post("/api/v1/sync/attempts:batch", json=seed_body(), headers=owner).json()["results"]
+    response = http.get(f"/api/v1/sync/sessions/{acked['server_session_id']}", headers=bearer("intruder"))
+    assert_json_error(response, 404)
