@@ -7,7 +7,9 @@ Paths are written absolute, so Envoy does not depend on its working directory.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,11 +86,23 @@ def config_from_env(env: Mapping[str, str] | None = None) -> GatewayConfig:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Writes the Envoy config for the gateway.")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="where to write the Envoy YAML")
-    out: Path = parser.parse_args(argv).out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(config_from_env()))
+    parser.add_argument(
+        "--assets",
+        type=Path,
+        help="copy the descriptor set and the Lua filter here and point the config at them "
+        "(for an Envoy container that shares only this folder, as in compose.yaml)",
+    )
+    args = parser.parse_args(argv)
+    config = config_from_env()
+    if args.assets is not None:
+        args.assets.mkdir(parents=True, exist_ok=True)
+        descriptor = shutil.copyfile(config.descriptor_path, args.assets / config.descriptor_path.name)
+        lua = shutil.copyfile(config.lua_path, args.assets / config.lua_path.name)
+        config = dataclasses.replace(config, descriptor_path=Path(descriptor), lua_path=Path(lua))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(render(config))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,67 @@
+"""The contract stays honest (buf lint), and compose.yaml agrees with the services and the gateway."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.render import config_from_env, render
+from services.devstack import SPECS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _buf_setup():
+    spec = importlib.util.spec_from_file_location("buf_setup", ROOT / "scripts" / "buf_setup.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_buf_lint_passes():
+    result = _buf_setup().run_buf(["lint"])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_compose_has_the_whole_stack(compose):
+    assert {"postgres", "redis", "progress", "packages", "sync", "envoy", "gateway-config"} <= set(
+        compose["services"]
+    )
+    assert compose["services"]["envoy"]["image"].startswith("envoyproxy/envoy:v1.40")
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_each_service_listens_where_compose_and_the_gateway_expect(compose, spec):
+    service = compose["services"][spec.name]
+    env = service["environment"]
+    prefix = spec.name.upper()
+    assert service["command"] == ["python", "-m", f"services.{spec.name}"]
+    assert int(env[f"{prefix}_PORT"]) == spec.default_port
+    assert int(env[f"{prefix}_METRICS_PORT"]) == spec.default_metrics_port
+    assert env[f"{prefix}_DATABASE_URL"].startswith("postgresql+asyncpg://")
+    gateway_env = compose["services"]["gateway-config"]["environment"]
+    assert gateway_env[f"STUDYSYNC_{prefix}_ADDR"] == f"{spec.name}:{spec.default_port}"
+
+
+def test_the_gateway_rendered_from_compose_env_points_at_the_compose_services(compose, tmp_path):
+    env = {k: str(v) for k, v in compose["services"]["gateway-config"]["environment"].items()}
+    env["STUDYSYNC_STATE_DIR"] = str(tmp_path)
+    config = yaml.safe_load(render(config_from_env(env)))
+    clusters = {
+        c["name"]: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][
+            "socket_address"
+        ]
+        for c in config["static_resources"]["clusters"]
+    }
+    for spec in SPECS:
+        assert clusters[spec.name] == {"address": spec.name, "port_value": spec.default_port}
+    listener = config["static_resources"]["listeners"][0]["address"]["socket_address"]
+    assert listener["address"] == "0.0.0.0" and listener["port_value"] == 8080
