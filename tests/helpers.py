@@ -32,3 +32,11 @@ def metric_value(metrics_text: str, name: str, **labels: str) -> float:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(match.group(4))
     return 0.0
+
+
+async def scrape_metrics(url: str) -> str:
+    """The Prometheus text a service exposes on its metrics port."""
+    import httpx
+
+    async with httpx.AsyncClient() as client:
+        return (await client.get(url)).text

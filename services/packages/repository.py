@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.packages.domain import Package, PackageSummary, Question, Scope
 from services.packages.models import PackageRow, QuestionRow
+from services.runtime.db import as_utc
 
 Q = QuestionRow.__table__
 P = PackageRow.__table__
@@ -35,11 +36,6 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
-
-
 def _question(row: Any) -> Question:
     return Question(
         str(row.question_id),
@@ -51,7 +47,7 @@ def _question(row: Any) -> Question:
         row.year_id,
         row.block_id,
         row.theme_id,
-        _utc(row.updated_at),
+        as_utc(row.updated_at),
     )
 
 
@@ -64,8 +60,8 @@ def _summary(row: Any) -> PackageSummary:
         row.version,
         row.version_hash,
         row.question_count,
-        _utc(row.published_at),
-        _utc(row.updated_at),
+        as_utc(row.published_at),
+        as_utc(row.updated_at),
     )
 
 
@@ -76,7 +72,7 @@ def _package(row: PackageRow) -> Package:
         list(row.questions),
         row.is_published,
         row.created_by,
-        _utc(row.created_at),
+        as_utc(row.created_at),
     )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.progress.domain import ItemResult
+from services.runtime.interceptors.metrics import REPLAY_AGE_BUCKETS
 
 RETRY_HEADER = "x-client-retry"  # how many times the client has sent this request before (0 = first)
 
@@ -37,7 +38,7 @@ class ProgressMetrics:
         self.replay_age = Histogram(
             "studysync_progress_replay_age_seconds",
             "server_received_at - timestamp of newly stored items: how long items waited offline.",
-            buckets=(1, 10, 60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+            buckets=REPLAY_AGE_BUCKETS,
             registry=registry,
         )
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.progress.domain import Stored, ValidItem
 from services.progress.models import ProgressRow
+from services.runtime.db import as_utc
 
 T = ProgressRow.__table__
 
@@ -47,11 +48,6 @@ _PG_INSERT = text(
     + f") WITH ORDINALITY AS item({', '.join(_ARRAY_TYPES)}, position) "
     "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id"
 )
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -100,7 +96,7 @@ class ProgressRepository:
                     )
                 )
             for key, server_id, fingerprint, occurred_at in found:
-                outcome[key] = (Stored(str(server_id), fingerprint, _utc(occurred_at)), False)
+                outcome[key] = (Stored(str(server_id), fingerprint, as_utc(occurred_at)), False)
         return outcome
 
     async def _insert_postgres(
@@ -177,8 +173,8 @@ class ProgressRepository:
                     row.score,
                     row.duration_seconds,
                     row.meta_data,
-                    _utc(row.occurred_at),
-                    _utc(row.server_received_at),
+                    as_utc(row.occurred_at),
+                    as_utc(row.server_received_at),
                 )
                 for row in result
             ]

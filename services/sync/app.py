@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.runtime.auth import Principal
 from services.runtime.errors import NotFound
+from services.runtime.interceptors.metrics import REPLAY_AGE_BUCKETS
 from services.runtime.validation import parse_uuid
 from services.sync import domain
 from services.sync.cache import SyncCache
@@ -56,7 +57,7 @@ class SyncMetrics:
         self.replay_age = Histogram(
             "studysync_sync_replay_age_seconds",
             "received - answered_at of newly stored attempts.",
-            buckets=(1, 10, 60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400),
+            buckets=REPLAY_AGE_BUCKETS,
             registry=registry,
         )
 

@@ -12,17 +12,13 @@ from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from services.runtime.db import as_utc
 from services.sync.domain import Rejection, ValidAttempt
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
 
 A = AttemptRow.__table__
 S = SessionRow.__table__
 SA = SessionAnswerRow.__table__
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; everything stored is UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 @dataclass(frozen=True)
@@ -256,8 +252,8 @@ class SyncRepository:
                 row.status,
                 row.mode,
                 {"year_id": row.year_id, "block_id": row.block_id, "theme_id": row.theme_id},
-                _utc(row.created_at),
-                _utc(row.updated_at),
+                as_utc(row.created_at),
+                as_utc(row.updated_at),
                 [
                     {
                         "question_id": a.question_id,

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import grpc
-import httpx
 import pytest
 from google.protobuf import json_format
 
@@ -16,7 +15,7 @@ from services.progress.service import SPEC as PROGRESS
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 from tests.conftest import auth, service_settings, start_server
-from tests.helpers import error_info, metric_value
+from tests.helpers import error_info, metric_value, scrape_metrics
 from tests.service.test_progress_batch import item
 
 
@@ -155,16 +154,12 @@ async def test_features_answer_the_offline_progress_flag(progress_stub, profile,
 async def test_metrics_count_items_by_status_batches_retries_and_replay_age(
     progress_server, progress_stub, profile, metadata
 ):
-    async def scrape() -> str:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(progress_server.metrics_url)).text
-
-    before = await scrape()
+    before = await scrape_metrics(progress_server.metrics_url)
     retry = (*metadata, ("x-client-retry", "2"))
     batch = pb.BatchRecordProgressRequest(profile_id=profile, items=[item("m-1"), item("m-2"), item("")])
     await progress_stub.BatchRecordProgress(batch, metadata=metadata)
     await progress_stub.BatchRecordProgress(batch, metadata=retry)
-    after = await scrape()
+    after = await scrape_metrics(progress_server.metrics_url)
 
     def delta(name: str, **labels: str) -> float:
         return metric_value(after, name, **labels) - metric_value(before, name, **labels)

@@ -8,7 +8,6 @@ import random
 import uuid
 
 import grpc
-import httpx
 import pytest
 from google.protobuf import struct_pb2
 
@@ -18,7 +17,7 @@ from studysync.packages.v1 import resources_pb2 as pres
 from studysync.sync.v1 import resources_pb2 as res
 from studysync.sync.v1 import sync_service_pb2 as pb
 from tests.conftest import auth
-from tests.helpers import error_info, metric_value
+from tests.helpers import error_info, metric_value, scrape_metrics
 
 
 @pytest.fixture
@@ -266,15 +265,11 @@ async def test_receipts_tell_where_each_key_went(sync_stub, metadata, bank):
 
 
 async def test_metrics_count_attempts_by_status_and_reason(sync_server, sync_stub, metadata, bank):
-    async def scrape() -> str:
-        async with httpx.AsyncClient() as client:
-            return (await client.get(sync_server.metrics_url)).text
-
-    before = await scrape()
+    before = await scrape_metrics(sync_server.metrics_url)
     good = attempt(bank[0].question_id)
     await sync(sync_stub, metadata, good, attempt(bank[0].question_id, payload_hash="0" * 64))
     await sync(sync_stub, metadata, good)
-    after = await scrape()
+    after = await scrape_metrics(sync_server.metrics_url)
 
     def delta(name: str, **labels: str) -> float:
         return metric_value(after, name, **labels) - metric_value(before, name, **labels)

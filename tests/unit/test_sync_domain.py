@@ -32,7 +32,9 @@ def test_payload_hash_covers_the_strings_exactly_as_sent():
 
 def test_a_good_attempt_validates():
     valid = validate_attempt(GOOD)
-    assert valid.idempotency_key == GOOD.idempotency_key and valid.offline_session_id == GOOD.offline_session_id
+    assert (
+        valid.idempotency_key == GOOD.idempotency_key and valid.offline_session_id == GOOD.offline_session_id
+    )
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.runtime.interceptors import ObservingInterceptor
 
+# How long data waited on a device before reaching the server: seconds to a month.
+REPLAY_AGE_BUCKETS = (1, 10, 60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400)
+
 
 class MetricsInterceptor(ObservingInterceptor):
     def __init__(self, registry: CollectorRegistry) -> None:
