@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench import harness, packages, progress
+from bench import harness, packages, progress, sync
 from services.devstack import SPECS, Stack
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -31,7 +31,9 @@ def main() -> int:
     )
     stack.start()
     try:
-        results = asyncio.run(progress.run(stack, DSN, f"bench_{run_id}_raw", args.seconds))
+        ceiling = asyncio.run(progress.raw_asyncpg_rate(DSN, f"bench_{run_id}_raw", args.seconds))
+        results = asyncio.run(progress.run(stack, ceiling, args.seconds))
+        results += asyncio.run(sync.run(stack, ceiling, args.seconds))
         results += asyncio.run(packages.run(stack, args.seconds))
     finally:
         stack.stop()

@@ -163,8 +163,7 @@ def wrk_rate(stack: Stack, seconds: float) -> tuple[float, float]:
     return result.requests_per_second * BATCH, result.p99_seconds
 
 
-async def run(stack: Stack, dsn: str, schema: str, seconds: float) -> list[Result]:
-    ceiling = await raw_asyncpg_rate(dsn, schema, seconds)
+async def run(stack: Stack, ceiling: float, seconds: float) -> list[Result]:
     # wrk (C) when installed; else the Python client, which takes CPU from the stack it measures.
     measured, p99 = wrk_rate(stack, seconds) if wrk.available() else await envoy_rate(stack, seconds)
     direct = await grpc_rate(stack, seconds)

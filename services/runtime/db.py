@@ -6,6 +6,7 @@ schema-free and the same code runs on SQLite.
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ def create_engine(url: str, schema: str) -> AsyncEngine:
         return engine
     return create_async_engine(
         url,
-        pool_size=10,
+        pool_size=int(os.environ.get("STUDYSYNC_DB_POOL_SIZE", "20")),
         max_overflow=10,
         # No pre-ping: it costs a round trip per transaction. A dead connection fails that request
         # as UNAVAILABLE (the client retries; every write is idempotent) and the pool replaces it.

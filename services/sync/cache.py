@@ -2,7 +2,7 @@
 
 Fail-open: Redis down, slow or flushed only costs database reads; each failure is counted. Keys are
 namespaced by the database schema and carry the user in a hash tag, so one batch's keys share a
-Redis Cluster slot: one round trip to read (MGET) and one pipeline to write.
+Redis Cluster slot: one round trip to read (MGET) and one to write (a Lua script).
 """
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger("studysync.sync.cache")
 TTL_SECONDS = 7 * 24 * 3600
+# Sets every key of a batch with its TTL in one command and one reply (the keys share a slot).
+_SET_ALL = """
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i], 'EX', ARGV[#ARGV]) end
+return #KEYS
+"""
 
 
 class SyncCache:
@@ -24,6 +29,7 @@ class SyncCache:
         self._redis = redis
         self._namespace = namespace
         self._events = events  # labels: event = hit | miss | fail_open
+        self._set_all = redis.register_script(_SET_ALL) if redis is not None else None
 
     def _idem(self, user_id: str, key: str) -> str:
         return f"sync:{self._namespace}:{{{user_id}}}:idem:{key}"
@@ -53,13 +59,10 @@ class SyncCache:
         """Called only after the database commit, so the cache never knows more than the database."""
         if self._redis is None or not (results or sessions):
             return
+        keys = [self._idem(user_id, k) for k in results] + [self._session(user_id, o) for o in sessions]
+        values = [json.dumps(v, separators=(",", ":")) for v in results.values()] + list(sessions.values())
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for key, value in results.items():
-                    pipe.set(self._idem(user_id, key), json.dumps(value), ex=TTL_SECONDS)
-                for offline, session in sessions.items():
-                    pipe.set(self._session(user_id, offline), session, ex=TTL_SECONDS)
-                await pipe.execute()
+            await self._set_all(keys=keys, args=[*values, TTL_SECONDS])  # type: ignore[misc]
         except (RedisError, OSError) as error:
             self._fail_open(error)
 

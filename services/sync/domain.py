@@ -73,6 +73,16 @@ def payload_hash(answered_at: str, question_id: str, selected_option_index: int)
     )
 
 
+def _checked_payload_hash(answered_at: str, question_id: str, selected_option_index: int) -> str:
+    """payload_hash for strings already validated (an RFC 3339 date-time, a UUID): they hold no
+    character JSON escapes, so the RFC 8785 form can be written directly — the same bytes, faster."""
+    canonical = (
+        f'{{"answered_at":"{answered_at}","question_id":"{question_id}",'
+        f'"selected_option_index":{selected_option_index}}}'
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def _uuid_text(field: str, value: str) -> str:
     return str(parse_uuid(field, value))
 
@@ -101,7 +111,7 @@ def validate_attempt(attempt: AttemptInput) -> ValidAttempt:
             raise InvalidField("payload_hash", "must be 64 lowercase hex characters (SHA-256)")
     except InvalidField as error:
         raise Rejection("INVALID_FIELD", error.message) from None
-    expected = payload_hash(attempt.answered_at, attempt.question_id, attempt.selected_option_index)
+    expected = _checked_payload_hash(attempt.answered_at, attempt.question_id, attempt.selected_option_index)
     if attempt.payload_hash != expected:
         raise Rejection(
             "PAYLOAD_HASH_MISMATCH",

@@ -57,3 +57,27 @@ def test_bad_attempts_are_rejected_naming_the_field(change, code, field):
         validate_attempt(dataclasses.replace(GOOD, **change))
     assert caught.value.code == code
     assert caught.value.message.startswith(field)
+
+
+@pytest.mark.parametrize(
+    ("answered_at", "question_id", "option"),
+    [
+        ("2026-01-28T10:00:00Z", "550e8400-e29b-41d4-a716-446655440000", 2),
+        ("2026-01-28t10:00:00.123456789+05:30", "{550E8400-E29B-41D4-A716-446655440000}", 0),
+        ("2026-12-31T23:59:59-00:00", "urn:uuid:550e8400-e29b-41d4-a716-446655440000", 5),
+    ],
+)
+def test_the_fast_hash_of_validated_strings_is_the_rfc8785_hash(answered_at, question_id, option):
+    from services.sync.domain import _checked_payload_hash
+
+    assert _checked_payload_hash(answered_at, question_id, option) == payload_hash(
+        answered_at, question_id, option
+    )
+    attempt = dataclasses.replace(
+        GOOD,
+        answered_at=answered_at,
+        question_id=question_id,
+        selected_option_index=option,
+        payload_hash=payload_hash(answered_at, question_id, option),
+    )
+    assert validate_attempt(attempt).question_id == "550e8400-e29b-41d4-a716-446655440000"
