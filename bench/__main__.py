@@ -19,6 +19,9 @@ DSN = "postgresql://postgres@127.0.0.1:5432/test"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per side (default 5)")
+    parser.add_argument(
+        "--replicas", type=int, default=2, help="processes per service behind Envoy (default 2: one per core)"
+    )
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:6]
     env = {"REDIS_URL": "redis://127.0.0.1:6379/14", "STUDYSYNC_RATE_LIMIT_TOKENS": "1000000"}
@@ -26,8 +29,9 @@ def main() -> int:
         env[f"{spec.name.upper()}_DATABASE_URL"] = POSTGRES
         env[f"{spec.name.upper()}_DB_SCHEMA"] = f"bench_{run_id}_{spec.name}"
     state = Path(tempfile.mkdtemp(prefix="studysync-bench-"))
+    replicas = {name: args.replicas for name in ("progress", "packages", "sync")}
     stack = Stack.on_free_ports(
-        state, env=env, log_dir=state / "logs", gateway={"rate_limit_tokens": 1_000_000}
+        state, env=env, log_dir=state / "logs", gateway={"rate_limit_tokens": 1_000_000}, replicas=replicas
     )
     stack.start()
     try:

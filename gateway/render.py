@@ -37,14 +37,20 @@ class GatewayConfig:
     rate_limit_tokens: int = 2000
     rate_limit_fill_seconds: int = 1
     jwt_issuer: str = "studysync"
+    # More replicas of a service behind the same cluster: ("progress", (host, port)), … (round robin).
+    extra_endpoints: tuple[tuple[str, Address], ...] = ()
 
 
 def render(config: GatewayConfig) -> str:
     """The Envoy YAML for `config`."""
     values: dict[str, object] = asdict(config)
     for name in ("progress", "packages", "sync"):
-        host, port = getattr(config, f"{name}_address")
-        values[f"{name}_host"], values[f"{name}_port"] = host, int(port)
+        addresses = [getattr(config, f"{name}_address")] + [a for n, a in config.extra_endpoints if n == name]
+        values[f"{name}_endpoints"] = "\n".join(
+            "        - endpoint:\n            address:\n"
+            f"              socket_address: {{address: {host}, port_value: {int(port)}}}"
+            for host, port in addresses
+        )
     for name in ("descriptor_path", "jwks_path", "lua_path"):
         values[name] = os.path.abspath(getattr(config, name))
     return Template(TEMPLATE.read_text()).substitute(values)

@@ -62,6 +62,7 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the services
     gateway: dict[str, object] = field(default_factory=dict)  # GatewayConfig overrides
     log_dir: Path | None = None  # None: children write to this terminal
+    replicas: dict[str, int] = field(default_factory=dict)  # e.g. {"progress": 2}: more processes per cluster
     processes: dict[str, subprocess.Popen] = field(default_factory=dict, init=False)
     _logs: list[IO[bytes]] = field(default_factory=list, init=False)
 
@@ -93,6 +94,7 @@ class Stack:
             progress_address=("127.0.0.1", self.grpc_ports["progress"]),
             packages_address=("127.0.0.1", self.grpc_ports["packages"]),
             sync_address=("127.0.0.1", self.grpc_ports["sync"]),
+            extra_endpoints=tuple((name, ("127.0.0.1", port)) for name, port in self._replica_ports()),
             descriptor_path=codegen.DESCRIPTOR_OUT,
             jwks_path=ensure_dev_keys(self.state),
         )
@@ -108,20 +110,31 @@ class Stack:
             command, env=env, stdout=out, stderr=subprocess.STDOUT if out else None
         )
 
+    def _replica_ports(self) -> list[tuple[str, int]]:
+        """(service, port) of the replicas beyond the first; their ports are fixed at first use."""
+        for name, count in self.replicas.items():
+            for index in range(2, count + 1):
+                self.grpc_ports.setdefault(f"{name}-{index}", free_port())
+        return [(n.rsplit("-", 1)[0], p) for n, p in self.grpc_ports.items() if "-" in n]
+
     def service_env(self, name: str) -> dict[str, str]:
-        prefix = name.upper()
+        service = name.rsplit("-", 1)[0]
+        prefix = service.upper()
         return {
             **os.environ,
             "STUDYSYNC_STATE_DIR": str(self.state),
             f"{prefix}_PORT": str(self.grpc_ports[name]),
-            f"{prefix}_METRICS_PORT": str(self.metrics_ports[name]),
+            f"{prefix}_METRICS_PORT": str(self.metrics_ports.get(name, "off")),
             "PACKAGES_ADDR": self.grpc_target("packages"),
             "PYTHONUNBUFFERED": "1",
             **self.env,
         }
 
     def start_service(self, name: str, timeout: float = 60) -> None:
-        self._spawn(name, [sys.executable, "-m", f"services.{name}"], self.service_env(name))
+        """Starts a service process; `name` is a service ("sync") or a replica ("sync-2")."""
+        self._spawn(
+            name, [sys.executable, "-m", f"services.{name.rsplit('-', 1)[0]}"], self.service_env(name)
+        )
         wait_serving(self.grpc_target(name), timeout, self.processes[name])
 
     def stop_service(self, name: str, timeout: float = 15) -> int:
@@ -141,6 +154,9 @@ class Stack:
         try:
             for spec in SPECS:  # one at a time: SQLite migrations and first-run keys stay simple
                 self.start_service(spec.name, timeout)
+            self._replica_ports()
+            for name in [n for n in self.grpc_ports if "-" in n]:
+                self.start_service(name, timeout)
             envoy = [envoy_binary(), "-c", str(config_path), "--disable-hot-restart", "--log-level", "warn"]
             self._spawn("envoy", envoy, dict(os.environ))
             wait_http_ok(f"{self.http_url}/healthz", timeout, self.processes["envoy"])

@@ -183,3 +183,35 @@ def test_rendered_config_passes_envoy_validate(stack, tmp_path):
         ).returncode
         != 0
     )
+
+
+def test_services_scale_out_behind_envoy(tmp_path):
+    """No state that matters lives in a process: two progress replicas share one cluster."""
+    stack = Stack.on_free_ports(tmp_path, log_dir=tmp_path / "logs", replicas={"progress": 2})
+    stack.start()
+    try:
+        headers = {"Authorization": f"Bearer {stack.token('u', ['p'])}"}
+        with httpx.Client(base_url=stack.http_url, headers=headers) as client:
+            for n in range(20):
+                item = {
+                    "idempotency_key": f"k{n % 5}",
+                    "activity_type": "a",
+                    "content_id": "c",
+                    "score": 1,
+                    "timestamp": "2026-01-29T10:00:00Z",
+                }
+                assert (
+                    client.post(
+                        "/api/v1/progress/batch", json={"profile_id": "p", "items": [item]}
+                    ).status_code
+                    == 200
+                )
+            listed = client.get("/api/v1/progress", params={"profile_id": "p"}).json()["items"]
+        assert sorted(i["idempotency_key"] for i in listed) == [f"k{n}" for n in range(5)]
+    finally:
+        stack.stop()
+    served = [
+        (tmp_path / "logs" / f"{name}.log").read_text().count("BatchRecordProgress")
+        for name in ("progress", "progress-2")
+    ]
+    assert all(count > 0 for count in served), served
