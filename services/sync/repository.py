@@ -12,13 +12,30 @@ from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.runtime.db import as_utc
+from services.runtime.db import as_utc, unnest_insert
 from services.sync.domain import Rejection, ValidAttempt
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
 
 A = AttemptRow.__table__
 S = SessionRow.__table__
 SA = SessionAnswerRow.__table__
+
+_ANSWER_FIELDS = (
+    "server_attempt_id",
+    "idempotency_key",
+    "selected_option_index",
+    "is_correct",
+    "answered_at",
+    "answered_at_text",
+)
+_PG_INSERT_ATTEMPTS, _attempt_params = unnest_insert(A, "ON CONFLICT DO NOTHING")
+_PG_UPSERT_ANSWERS, _answer_params = unnest_insert(
+    SA,
+    "ON CONFLICT (user_id, session_id, question_id) DO UPDATE SET "
+    + ", ".join(f"{f} = EXCLUDED.{f}" for f in _ANSWER_FIELDS)
+    + " WHERE (EXCLUDED.answered_at, EXCLUDED.idempotency_key)"
+    " > (session_answers.answered_at, session_answers.idempotency_key)",
+)
 
 
 @dataclass(frozen=True)
@@ -114,7 +131,7 @@ class SyncRepository:
                     str(server_attempt_id), session_id, attempt.fingerprint, True
                 )
             if rows:
-                await conn.execute(self._insert(A).on_conflict_do_nothing(), rows)
+                await self._insert_attempts(conn, rows)
                 await self._count_answers(conn, list(answers.values()))
                 await conn.execute(
                     update(S)
@@ -170,10 +187,19 @@ class SyncRepository:
                 found[str(row.session_id)] = str(row.session_id)
         return found
 
+    async def _insert_attempts(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+        if self._postgres:
+            await conn.execute(_PG_INSERT_ATTEMPTS, _attempt_params(rows))
+        else:
+            await conn.execute(self._insert(A).on_conflict_do_nothing(), rows)
+
     async def _count_answers(self, conn: AsyncConnection, answers: list[dict[str, Any]]) -> None:
         """Each question counts once per session: the answer with the latest answered_at (ties: the
         larger idempotency key, so arrival order never matters)."""
         if not answers:
+            return
+        if self._postgres:
+            await conn.execute(_PG_UPSERT_ANSWERS, _answer_params(answers))
             return
         statement = self._insert(SA)
         statement = statement.on_conflict_do_update(
