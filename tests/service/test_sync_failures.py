@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
@@ -18,7 +19,7 @@ from services.devstack import free_port
 from services.sync.service import SPEC as SYNC
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 from tests.conftest import ServerHandle, auth, serve_for_session, service_settings
-from tests.helpers import error_info, metric_value
+from tests.helpers import error_info, metric_value, scrape_metrics
 from tests.service.test_sync import attempt, bank, session, sync  # noqa: F401 (bank is a fixture)
 
 
@@ -39,6 +40,8 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
             "no",
             "--dir",
             str(tmp_path),
+            "--enable-debug-command",
+            "yes",  # DEBUG SLEEP makes it slow on purpose
         ],
         stdout=subprocess.DEVNULL,
     )
@@ -115,3 +118,23 @@ async def test_packages_unreachable_is_unavailable_and_nothing_is_rejected(
             await sync(stub, auth(make_token("learner")), attempt(str(uuid.uuid4())))
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
         assert error_info(caught.value).reason == "PACKAGES_UNAVAILABLE"
+
+
+async def test_a_slow_redis_fails_open_quickly(sync_on_private_redis, private_redis, make_token, bank):  # noqa: F811
+    """Redis answering slower than the 0.25 s timeout costs a little latency, never an error."""
+    import threading
+
+    _, port = private_redis
+    stub = pb_grpc.SyncServiceStub(sync_on_private_redis.channel)
+    metadata = auth(make_token(f"learner-{uuid.uuid4().hex[:8]}"))
+    blocker = threading.Thread(target=lambda: redis.Redis(port=port).execute_command("DEBUG", "SLEEP", "3"))
+    blocker.start()
+    await asyncio.sleep(0.2)  # Redis is now stuck for ~3 s
+    started = time.monotonic()
+    [result] = await sync(stub, metadata, attempt(bank[0].question_id))
+    elapsed = time.monotonic() - started
+    blocker.join()
+    assert result.status == "acked"
+    assert elapsed < 2.5, elapsed
+    metrics = await scrape_metrics(sync_on_private_redis.metrics_url)
+    assert metric_value(metrics, "studysync_sync_cache_total", event="fail_open") >= 1
