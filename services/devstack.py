@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -172,39 +173,39 @@ class Stack:
         self._logs.clear()
 
 
-def wait_serving(target: str, timeout: float, process: subprocess.Popen | None = None) -> None:
+def _wait(what: str, ready: Callable[[], bool], timeout: float, process: subprocess.Popen | None) -> None:
+    """Polls `ready` until it is true; fails early if the process died."""
     deadline = time.monotonic() + timeout
+    while not ready():
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{what}: process exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} not ready after {timeout}s")
+        time.sleep(0.1)
+
+
+def wait_serving(target: str, timeout: float, process: subprocess.Popen | None = None) -> None:
     with grpc.insecure_channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
-        while True:
-            if process is not None and process.poll() is not None:
-                raise RuntimeError(f"{target}: process exited with {process.returncode}")
+
+        def serving() -> bool:
             try:
-                if (
-                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
-                    == health_pb2.HealthCheckResponse.SERVING
-                ):
-                    return
+                status = stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
             except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{target} not serving after {timeout}s")
-            time.sleep(0.1)
+                return False
+            return status == health_pb2.HealthCheckResponse.SERVING
+
+        _wait(target, serving, timeout, process)
 
 
 def wait_http_ok(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {process.returncode}")
+    def ok() -> bool:
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
+            return httpx.get(url, timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} not healthy after {timeout}s")
-        time.sleep(0.1)
+            return False
+
+    _wait(url, ok, timeout, process)
 
 
 def run_forever() -> int:
