@@ -20,11 +20,13 @@ from studysync.packages.v1 import packages_service_pb2_grpc as ppb_grpc
 from studysync.packages.v1 import resources_pb2 as pres
 
 CLIENTS = 32
+BLOCK = 424_242
 BATCH = 100
 BODIES_PER_CLIENT = 60  # made before the clock starts, so the client spends no CPU on hashing
 
 
-async def _bank(stack: Stack, token: str) -> list[str]:
+async def _bank(stack: Stack, token: str) -> tuple[list[str], str]:
+    """50 bank questions, and a package made of them (its id) for package-pinned attempts."""
     questions = [
         pres.Question(
             question_id=str(uuid.uuid4()),
@@ -32,19 +34,21 @@ async def _bank(stack: Stack, token: str) -> list[str]:
             options=["a", "b", "c", "d"],
             correct_index=n % 4,
             explanation="",
-            block_id=424242,
+            block_id=BLOCK,
         )
         for n in range(50)
     ]
+    admin = (("authorization", f"Bearer {token}"),)
     async with grpc.aio.insecure_channel(stack.grpc_target("packages")) as channel:
-        await ppb_grpc.PackagesServiceStub(channel).BatchCreateQuestions(
-            ppb.BatchCreateQuestionsRequest(questions=questions),
-            metadata=(("authorization", f"Bearer {token}"),),
-        )
-    return [q.question_id for q in questions]
+        stub = ppb_grpc.PackagesServiceStub(channel)
+        await stub.BatchCreateQuestions(ppb.BatchCreateQuestionsRequest(questions=questions), metadata=admin)
+        request = ppb.GenerateTestPackageRequest(scope="BLOCK")
+        request.scope_data.update({"block_id": BLOCK})
+        package = (await stub.GenerateTestPackage(request, metadata=admin)).package
+    return [q.question_id for q in questions], package.package_id
 
 
-def _body(question_ids: list[str]) -> bytes:
+def _body(question_ids: list[str], package_id: str | None = None) -> bytes:
     offline = str(uuid.uuid4())
     attempts = []
     for n in range(BATCH):
@@ -62,6 +66,7 @@ def _body(question_ids: list[str]) -> bytes:
                 "selected_option_index": option,
                 "answered_at": answered_at,
                 "payload_hash": payload_hash(answered_at, question, option),
+                **({"package_id": package_id} if package_id else {}),
             }
         )
     return json.dumps({"attempts": attempts}).encode()
@@ -84,11 +89,13 @@ end
 """
 
 
-def _wrk(stack: Stack, question_ids: list[str], seconds: float) -> tuple[float, float]:
+def _wrk(
+    stack: Stack, question_ids: list[str], package_id: str | None, seconds: float
+) -> tuple[float, float]:
     count = int(seconds * 300) + 200  # more than the stack can take in `seconds`: each body is used once
     with tempfile.TemporaryDirectory() as folder:
         bodies, token_file = Path(folder) / "bodies.jsonl", Path(folder) / "tokens.txt"
-        bodies.write_bytes(b"\n".join(_body(question_ids) for _ in range(count)) + b"\n")
+        bodies.write_bytes(b"\n".join(_body(question_ids, package_id) for _ in range(count)) + b"\n")
         # A user per body: like real devices, a user has one batch in flight, never 2 queued behind its lock.
         token_file.write_text(
             "\n".join(stack.token(f"bench-device-{uuid.uuid4().hex[:12]}") for _ in range(count)) + "\n"
@@ -104,11 +111,20 @@ def _wrk(stack: Stack, question_ids: list[str], seconds: float) -> tuple[float, 
 
 
 async def run(stack: Stack, ceiling: float, seconds: float) -> list[Result]:
-    question_ids = await _bank(stack, stack.token("bench-admin", roles=["admin"]))
+    question_ids, package_id = await _bank(stack, stack.token("bench-admin", roles=["admin"]))
     tokens = [stack.token(f"bench-learner-{uuid.uuid4().hex[:8]}") for _ in range(CLIENTS)]
     if wrk.available():
-        per_second, p99 = _wrk(stack, question_ids, seconds)
-        return _results(per_second, p99, ceiling)
+        per_second, p99 = _wrk(stack, question_ids, None, seconds)
+        pinned, pinned_p99 = _wrk(stack, question_ids, package_id, seconds)
+        return _results(per_second, p99, ceiling) + [
+            Result(
+                f"sync attempts/s package-pinned (p99 {pinned_p99 * 1000:.0f} ms)",
+                f"{pinned:,.0f} attempts/s",
+                f"{ceiling:,.0f} raw asyncpg",
+                pinned / ceiling,
+                None,
+            )
+        ]
     bodies = [[_body(question_ids) for _ in range(BODIES_PER_CLIENT)] for _ in range(CLIENTS)]
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     async with httpx.AsyncClient(base_url=stack.http_url, limits=limits, timeout=30) as client:

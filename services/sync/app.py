@@ -91,8 +91,8 @@ class SyncApp:
         outcome: dict[str, Stored | Rejection] = {
             key: Stored(value["a"], value["s"], value["f"], False) for key, value in cached.items()
         }
-        # 4 (before scoring, so a retry costs no question lookup). 3, 5, 6, 7 happen in the store.
-        outcome.update(await self._repository.existing(user, [k for k in first if k not in outcome]))
+        # 3-7 happen in the store, under the user's lock: sessions, database idempotency, the new
+        # attempts and their answers, one commit. Questions are looked up first, outside any transaction.
         fresh = [a for key, a in first.items() if key not in outcome]
         candidates = await self._score(principal, fresh, outcome)
         self._metrics.session_mappings.labels("cache").inc(len(sessions))
@@ -102,8 +102,9 @@ class SyncApp:
                 - set(sessions)
             )
         )
-        if candidates:
-            outcome.update(await self._repository.store(user, candidates, sessions))
+        refused = [a.idempotency_key for a in fresh if isinstance(outcome.get(a.idempotency_key), Rejection)]
+        if candidates or refused:
+            outcome.update(await self._repository.store(user, candidates, sessions, refused))
         results = self._results(attempts, checked, outcome)
         await self._cache.remember(
             user,

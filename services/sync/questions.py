@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import grpc
@@ -31,14 +32,20 @@ class QuestionFacts:
 
 
 class QuestionSource:
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, cached_packages: int = 256) -> None:
         self._stub = pb_grpc.PackagesServiceStub(channel)
+        # A package's snapshot never changes once made, so it can be kept as long as there is room.
+        self._snapshots: OrderedDict[str, dict[str, QuestionFacts]] = OrderedDict()
+        self._cached_packages = cached_packages
 
     async def fetch(
         self, token: str, question_ids: list[str], package_id: str | None
     ) -> dict[str, QuestionFacts]:
         """Questions by id from the bank, or a package's frozen snapshot. An unknown package → {}.
         Packages unreachable → Unavailable (503): the client keeps its attempts and retries."""
+        if package_id and package_id in self._snapshots:
+            self._snapshots.move_to_end(package_id)
+            return self._snapshots[package_id]
         request = pb.BatchGetQuestionsRequest(
             package_id=package_id or "", question_ids=[] if package_id else question_ids
         )
@@ -54,7 +61,7 @@ class QuestionSource:
                     "the packages service is unavailable, retry later", reason="PACKAGES_UNAVAILABLE"
                 ) from None
             raise
-        return {
+        facts = {
             q.question_id: QuestionFacts(
                 len(q.options),
                 q.correct_index,
@@ -65,3 +72,8 @@ class QuestionSource:
             )
             for q in response.questions
         }
+        if package_id:
+            self._snapshots[package_id] = facts
+            if len(self._snapshots) > self._cached_packages:
+                self._snapshots.popitem(last=False)
+        return facts

@@ -73,13 +73,6 @@ class SyncRepository:
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
 
-    async def existing(self, user_id: str, keys: Sequence[str]) -> dict[str, Stored]:
-        """Attempts already stored under these keys (a cheap read before scoring anything)."""
-        if not keys:
-            return {}
-        async with self._engine.connect() as conn:
-            return await self._existing(conn, user_id, keys)
-
     async def _existing(self, conn: AsyncConnection, user_id: str, keys: Sequence[str]) -> dict[str, Stored]:
         result = await conn.execute(
             select(A.c.idempotency_key, A.c.server_attempt_id, A.c.session_id, A.c.fingerprint).where(
@@ -92,9 +85,15 @@ class SyncRepository:
         }
 
     async def store(
-        self, user_id: str, candidates: Sequence[Candidate], known_sessions: dict[str, str]
+        self,
+        user_id: str,
+        candidates: Sequence[Candidate],
+        known_sessions: dict[str, str],
+        also_check: Sequence[str] = (),
     ) -> dict[str, Stored | Rejection]:
-        """Stores the candidates whose keys are new, in one transaction; returns every key's outcome.
+        """Stores the candidates whose keys are new, in one transaction; returns every key's outcome,
+        and the stored attempt of any `also_check` key (attempts refused before the store that may have
+        been stored by an earlier try: those are duplicates, not rejections).
         A user's batches take turns (advisory lock on PostgreSQL; SQLite has one writer), so copies of
         one batch racing each other still store each attempt and each session once."""
         now = datetime.now(UTC)
@@ -105,7 +104,9 @@ class SyncRepository:
                     text("SELECT pg_advisory_xact_lock(hashtextextended(:u, 1))"), {"u": user_id}
                 )
             outcome.update(
-                await self._existing(conn, user_id, [c.attempt.idempotency_key for c in candidates])
+                await self._existing(
+                    conn, user_id, [c.attempt.idempotency_key for c in candidates] + list(also_check)
+                )
             )
             fresh = [c for c in candidates if c.attempt.idempotency_key not in outcome]
             sessions = await self._sessions_for(conn, user_id, fresh, known_sessions, now)

@@ -278,3 +278,19 @@ async def test_metrics_count_attempts_by_status_and_reason(sync_server, sync_stu
     assert delta("studysync_sync_attempts_total", status="duplicate", reason="") == 1
     assert delta("studysync_sync_attempts_total", status="rejected", reason="PAYLOAD_HASH_MISMATCH") == 1
     assert delta("studysync_sync_replay_age_seconds_count") == 1
+
+
+async def test_a_retry_stays_a_duplicate_after_the_bank_question_changed(
+    sync_stub, packages_stub, make_token, metadata, bank
+):
+    sent = attempt(bank[3].question_id, 2)
+    [acked] = await sync(sync_stub, metadata, sent)
+    shrunk = bank[3]
+    del shrunk.options[2]  # option 2 no longer exists in the bank
+    await packages_stub.BatchCreateQuestions(
+        ppb.BatchCreateQuestionsRequest(questions=[shrunk]), metadata=auth(make_token("admin", roles=["admin"]))
+    )
+    [retried] = await sync(sync_stub, metadata, sent)
+    assert (retried.status, retried.server_attempt_id) == ("duplicate", acked.server_attempt_id)
+    [fresh] = await sync(sync_stub, metadata, attempt(bank[3].question_id, 2))
+    assert fresh.error_code == "INVALID_OPTION_INDEX"
