@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.packages.domain import Package, PackageSummary, Question, Scope
 from services.packages.models import PackageRow, QuestionRow
-from services.runtime.db import as_utc
+from services.runtime.db import as_utc, reader
 
 Q = QuestionRow.__table__
 P = PackageRow.__table__
@@ -79,6 +79,7 @@ def _package(row: PackageRow) -> Package:
 class PackagesRepository:
     def __init__(self, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._engine = engine
+        self._reader = reader(engine)
         self._sessions = sessions
         self._postgres = engine.dialect.name == "postgresql"
 
@@ -112,14 +113,14 @@ class PackagesRepository:
     async def questions_by_id(self, ids: Sequence[str]) -> dict[str, Question]:
         if not ids:
             return {}
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(select(Q).where(Q.c.question_id.in_([uuid.UUID(i) for i in ids])))
             return {str(row.question_id): _question(row) for row in result}
 
     async def bank_matching(self, scope: Scope) -> list[Question]:
         """The bank's questions tagged with every key of the scope, in question_id order."""
         conditions = [Q.c[key] == value for key, value in scope.data.items()]
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(select(Q).where(*conditions).order_by(Q.c.question_id))
             return [_question(row) for row in result]
 
@@ -127,7 +128,7 @@ class PackagesRepository:
 
     async def validator(self, package_id: uuid.UUID) -> str | None:
         """The published package's version_hash, reading nothing else (the 304 path)."""
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return (
                 await conn.execute(
                     select(P.c.version_hash).where(P.c.package_id == package_id, P.c.is_published.is_(True))
@@ -135,8 +136,8 @@ class PackagesRepository:
             ).scalar_one_or_none()
 
     async def package(self, package_id: uuid.UUID) -> Package | None:
-        async with self._sessions() as session:
-            row = await session.get(PackageRow, package_id)
+        async with self._reader.connect() as conn:
+            row = (await conn.execute(select(P).where(P.c.package_id == package_id))).first()
             return _package(row) if row is not None else None
 
     async def list_published(
@@ -150,14 +151,14 @@ class PackagesRepository:
         if after is not None:
             query = query.where(tuple_(P.c.published_at, P.c.package_id) < tuple_(*after))
         query = query.order_by(P.c.published_at.desc(), P.c.package_id.desc()).limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             return [_summary(row) for row in await conn.execute(query)]
 
     async def summaries_by_id(self, ids: Sequence[uuid.UUID]) -> dict[str, tuple[PackageSummary, bool, str]]:
         """id → (summary, is_published, scope_key)."""
         if not ids:
             return {}
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(*SUMMARY_COLUMNS, P.c.is_published, P.c.scope_key).where(P.c.package_id.in_(ids))
             )
@@ -180,7 +181,7 @@ class PackagesRepository:
                 return {}
             query = query.where(tuple_(P.c.scope, P.c.scope_key).in_(list(scope_keys)))
         latest: dict[tuple[str, str], PackageSummary] = {}
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             for row in await conn.execute(query.order_by(P.c.version)):
                 latest[(row.scope, row.scope_key)] = _summary(row)
         return latest

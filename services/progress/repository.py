@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.progress.domain import Stored, ValidItem
 from services.progress.models import ProgressRow
-from services.runtime.db import as_utc
+from services.runtime.db import as_utc, reader
 
 T = ProgressRow.__table__
 
@@ -68,6 +68,7 @@ class StoredRecord:
 class ProgressRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reader = reader(engine)
         self._postgres = engine.dialect.name == "postgresql"
 
     async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
@@ -89,7 +90,7 @@ class ProgressRepository:
         }
         existing = [item.idempotency_key for item in items if item.idempotency_key not in inserted]
         if existing:
-            async with self._engine.connect() as conn:
+            async with self._reader.connect() as conn:
                 found = await conn.execute(
                     select(T.c.idempotency_key, T.c.server_id, T.c.fingerprint, T.c.occurred_at).where(
                         T.c.profile_id == profile_id, T.c.idempotency_key.in_(existing)
@@ -143,7 +144,7 @@ class ProgressRepository:
             return {key: str(server_id) for key, server_id in await conn.execute(statement, rows)}
 
     async def list_after(self, profile_id: str, after_seq: int, limit: int) -> list[StoredRecord]:
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(
                     T.c.seq,
@@ -180,7 +181,7 @@ class ProgressRepository:
             ]
 
     async def server_ids(self, profile_id: str, keys: Sequence[str]) -> dict[str, str]:
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(T.c.idempotency_key, T.c.server_id).where(
                     T.c.profile_id == profile_id, T.c.idempotency_key.in_(set(keys))

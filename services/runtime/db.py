@@ -65,6 +65,12 @@ def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, in autocommit: a lone SELECT costs one round trip instead of BEGIN, SELECT,
+    ROLLBACK. For reads that need no snapshot across statements."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def as_utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment

@@ -12,7 +12,7 @@ from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.runtime.db import as_utc, unnest_insert
+from services.runtime.db import as_utc, reader, unnest_insert
 from services.sync.domain import Rejection, ValidAttempt
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
 
@@ -70,6 +70,7 @@ class SessionView:
 class SyncRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._reader = reader(engine)
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
 
@@ -262,7 +263,7 @@ class SyncRepository:
         }
 
     async def session(self, user_id: str, session_id: uuid.UUID) -> SessionView | None:
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (
                 await conn.execute(select(S).where(S.c.user_id == user_id, S.c.session_id == session_id))
             ).first()
@@ -294,7 +295,7 @@ class SyncRepository:
             )
 
     async def receipts(self, user_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(A.c.idempotency_key, A.c.server_attempt_id, A.c.session_id).where(
                     A.c.user_id == user_id, A.c.idempotency_key.in_(set(keys))
