@@ -83,8 +83,12 @@ def _checked_payload_hash(answered_at: str, question_id: str, selected_option_in
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def _uuid_text(field: str, value: str) -> str:
-    return str(parse_uuid(field, value))
+    """The canonical text of a UUID (the common, already-canonical case needs no parsing)."""
+    return value if _CANONICAL_UUID.match(value) else str(parse_uuid(field, value))
 
 
 def validate_attempt(attempt: AttemptInput) -> ValidAttempt:

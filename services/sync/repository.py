@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +68,19 @@ class SessionView:
     answers: list[dict[str, Any]]
 
 
+def _random_uuids(count: int) -> list[uuid.UUID]:
+    """Version-4 UUIDs from one urandom call (uuid.uuid4() per id shows up in profiles)."""
+    raw = int.from_bytes(os.urandom(16 * count), "big") if count else 0
+    ids = []
+    for _ in range(count):
+        value = raw & ((1 << 128) - 1)
+        raw >>= 128
+        value = (value & ~(0xF000 << 64)) | (4 << 76)  # version 4
+        value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+        ids.append(uuid.UUID(int=value))
+    return ids
+
+
 class SyncRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -111,6 +125,7 @@ class SyncRepository:
             )
             fresh = [c for c in candidates if c.attempt.idempotency_key not in outcome]
             sessions = await self._sessions_for(conn, user_id, fresh, known_sessions, now)
+            new_ids = iter(_random_uuids(len(fresh)))
             rows, answers = [], {}
             for candidate in fresh:
                 attempt = candidate.attempt
@@ -120,7 +135,7 @@ class SyncRepository:
                         "SESSION_NOT_FOUND", "session_id: no such session of this user"
                     )
                     continue
-                server_attempt_id = uuid.uuid4()
+                server_attempt_id = next(new_ids)
                 rows.append(self._attempt_row(user_id, candidate, server_attempt_id, session_id, now))
                 answer = self._answer_row(user_id, candidate, server_attempt_id, session_id, now)
                 best = answers.get((session_id, attempt.question_id))

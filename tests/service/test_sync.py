@@ -288,7 +288,8 @@ async def test_a_retry_stays_a_duplicate_after_the_bank_question_changed(
     shrunk = bank[3]
     del shrunk.options[2]  # option 2 no longer exists in the bank
     await packages_stub.BatchCreateQuestions(
-        ppb.BatchCreateQuestionsRequest(questions=[shrunk]), metadata=auth(make_token("admin", roles=["admin"]))
+        ppb.BatchCreateQuestionsRequest(questions=[shrunk]),
+        metadata=auth(make_token("admin", roles=["admin"])),
     )
     [retried] = await sync(sync_stub, metadata, sent)
     assert (retried.status, retried.server_attempt_id) == ("duplicate", acked.server_attempt_id)

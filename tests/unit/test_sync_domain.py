@@ -81,3 +81,19 @@ def test_the_fast_hash_of_validated_strings_is_the_rfc8785_hash(answered_at, que
         payload_hash=payload_hash(answered_at, question_id, option),
     )
     assert validate_attempt(attempt).question_id == "550e8400-e29b-41d4-a716-446655440000"
+
+
+def test_server_ids_are_distinct_version_4_uuids():
+    import uuid
+
+    from services.sync.repository import _random_uuids
+
+    ids = _random_uuids(500)
+    assert len(set(ids)) == 500
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in ids)
+    assert _random_uuids(0) == []
+
+
+def test_non_canonical_uuid_text_is_accepted_and_canonicalised():
+    valid = validate_attempt(dataclasses.replace(GOOD, idempotency_key="223E4567E89B12D3A456426614174000"))
+    assert valid.idempotency_key == "223e4567-e89b-12d3-a456-426614174000"
