@@ -76,10 +76,6 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
-def is_postgres(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
-
-
 _PG_ARRAY_TYPES = {
     "String": "varchar",
     "Uuid": "uuid",
