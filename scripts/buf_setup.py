@@ -1,11 +1,13 @@
 """Runs buf (from npm) on protos/ with no network: the google/api and google/rpc protos come from the
 installed googleapis-common-protos package, copied into a git-ignored second buf module.
 
-    python scripts/buf_setup.py lint
+    python scripts/buf_setup.py            # buf lint
+    python scripts/buf_setup.py build -o build/studysync.binpb
 """
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -14,32 +16,53 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 THIRD_PARTY = ROOT / "build" / "third_party"
 TOOLS = ROOT / "tools"
+GOOGLE_PACKAGES = ("api", "rpc")
+
+
+def _google_dir(package: str) -> Path:
+    """The folder of `google.<package>` that holds its .proto files (google is a namespace package)."""
+    try:
+        spec = importlib.util.find_spec(f"google.{package}")
+    except ModuleNotFoundError:  # not even the google namespace
+        spec = None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if any(Path(location).glob("*.proto")):
+            return Path(location)
+    raise RuntimeError(f"no google/{package}/*.proto: install googleapis-common-protos (pip install -e .)")
 
 
 def copy_google_protos(dest: Path = THIRD_PARTY) -> None:
-    import google.api.annotations_pb2 as annotations  # installed by googleapis-common-protos
-
-    google = Path(annotations.__file__).resolve().parent.parent
-    for package in ("api", "rpc"):
+    """Copies google/api/*.proto and google/rpc/*.proto into `dest` (unchanged files are left alone)."""
+    for package in GOOGLE_PACKAGES:
         target = dest / "google" / package
         target.mkdir(parents=True, exist_ok=True)
-        for proto in (google / package).glob("*.proto"):
-            shutil.copyfile(proto, target / proto.name)
+        for proto in sorted(_google_dir(package).glob("*.proto")):
+            out = target / proto.name
+            if not out.exists() or out.read_bytes() != proto.read_bytes():
+                shutil.copyfile(proto, out)
 
 
 def buf_binary() -> Path:
+    """tools/node_modules/.bin/buf, installed from tools/package-lock.json (`npm ci`) if missing."""
     binary = TOOLS / "node_modules" / ".bin" / "buf"
     if not binary.exists():
         subprocess.run(["npm", "ci", "--prefix", str(TOOLS), "--no-audit", "--no-fund"], check=True)
     return binary
 
 
-def run_buf(args: list[str]) -> subprocess.CompletedProcess:
+def run_buf(args: list[str]) -> subprocess.CompletedProcess[str]:
+    """`buf ARGS` in the repository root, after copying the google protos; output captured."""
     copy_google_protos()
-    return subprocess.run([str(buf_binary()), *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(buf_binary()), *args], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
 
 
 if __name__ == "__main__":
-    result = run_buf(sys.argv[1:] or ["lint"])
-    sys.stdout.write(result.stdout + result.stderr)
+    try:
+        result = run_buf(sys.argv[1:] or ["lint"])
+    except (RuntimeError, subprocess.CalledProcessError) as error:
+        sys.exit(f"buf_setup: {error}")
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
     sys.exit(result.returncode)

@@ -24,28 +24,42 @@ BATCH = 1000
 
 
 def read_questions(path: Path) -> list[res.Question]:
-    """A JSON file (`{"questions": [...]}` or a list) or a CSV with option_1..option_6 columns."""
+    """A JSON file (`{"questions": [...]}` or a list) or a CSV with option_1..option_6 columns.
+    A malformed entry is a ValueError naming it (`questions[3]: …` or `line 5: …`)."""
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
-            return [_csv_question(row) for row in csv.DictReader(handle)]
+            return [_csv_question(n, row) for n, row in enumerate(csv.DictReader(handle), start=2)]
     data = json.loads(path.read_text(encoding="utf-8"))
-    items = data["questions"] if isinstance(data, dict) else data
-    return [json_format.ParseDict(item, res.Question()) for item in items]
+    items = data.get("questions") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ValueError('a JSON question file is a list of questions or {"questions": [...]}')
+    questions = []
+    for n, item in enumerate(items):
+        try:
+            questions.append(json_format.ParseDict(item, res.Question()))
+        except json_format.ParseError as error:
+            raise ValueError(f"questions[{n}]: {error}") from None
+    return questions
 
 
-def _csv_question(row: dict[str, str]) -> res.Question:
-    question = res.Question(
-        question_id=row["question_id"],
-        stem=row["stem"],
-        correct_index=int(row["correct_index"]),
-        explanation=row.get("explanation") or "",
-        options=[row[f"option_{n}"] for n in range(1, 7) if row.get(f"option_{n}")],
-    )
-    if row.get("program"):
-        question.program = row["program"]
-    for key in ("year_id", "block_id", "theme_id"):
-        if row.get(key):
-            setattr(question, key, int(row[key]))
+def _csv_question(line: int, row: dict[str, str]) -> res.Question:
+    try:
+        question = res.Question(
+            question_id=row["question_id"],
+            stem=row["stem"],
+            correct_index=int(row["correct_index"]),
+            explanation=row.get("explanation") or "",
+            options=[row[f"option_{n}"] for n in range(1, 7) if row.get(f"option_{n}")],
+        )
+        if row.get("program"):
+            question.program = row["program"]
+        for key in ("year_id", "block_id", "theme_id"):
+            if row.get(key):
+                setattr(question, key, int(row[key]))
+    except KeyError as missing:
+        raise ValueError(f"line {line}: no {missing} column") from None
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"line {line}: {error}") from None
     return question
 
 
@@ -75,6 +89,21 @@ def generate(target: str, token: str, scope: str, scope_data: dict) -> pb.Genera
         return stub.GenerateTestPackage(
             pb.GenerateTestPackageRequest(scope=scope, scope_data=data), metadata=_auth(token)
         )
+
+
+def list_packages(target: str, token: str) -> Iterator[res.TestPackageSummary]:
+    """Every published package, newest first, page by page."""
+    channel, stub = _stub(target)
+    with channel:
+        page_token = ""
+        while True:
+            page = stub.ListTestPackages(
+                pb.ListTestPackagesRequest(page_size=200, page_token=page_token), metadata=_auth(token)
+            )
+            yield from page.packages
+            page_token = page.next_page_token
+            if not page_token:
+                return
 
 
 def load_sample(target: str, token: str) -> list[pb.GenerateTestPackageResponse]:
@@ -109,10 +138,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         print(f"published: {package.package_id} v{package.version}")
     elif args.action == "list":
-        channel, stub = _stub(target)
-        with channel:
-            listed = stub.ListTestPackages(pb.ListTestPackagesRequest(page_size=200), metadata=_auth(token))
-        for p in listed.packages:
+        for p in list_packages(target, token):
             print(
                 f"{p.package_id}  {p.scope:7s} {json_format.MessageToJson(p.scope_data, indent=None):32s} "
                 f"v{p.version}  {p.question_count:3d} questions  {p.name}"

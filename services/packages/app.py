@@ -84,6 +84,15 @@ def _decode_page(token: str) -> tuple[datetime, uuid.UUID] | None:
         raise InvalidField("page_token", "is not a token this server issued") from None
 
 
+def _validators(version_hash: str) -> tuple[tuple[str, str], ...]:
+    """The same headers on 200, 304 and HEAD (RFC 9110 §15.4.5)."""
+    return (("etag", domain.etag(version_hash)), ("cache-control", domain.CACHE_CONTROL))
+
+
+def _not_published() -> NotFound:
+    return NotFound("no published package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
+
+
 class PackagesApp:
     def __init__(self, repository: PackagesRepository, metrics: PackagesMetrics) -> None:
         self._repository = repository
@@ -110,24 +119,21 @@ class PackagesApp:
         return page, _encode_page(page[-1]) if len(found) > limit else ""
 
     async def conditional_get(self, package_id: str, if_none_match: str | None) -> Conditional:
-        """304 needs only the stored hash: no questions are loaded and nothing is hashed."""
+        """A revalidation reads only the stored hash: no questions are loaded and nothing is hashed.
+        A plain GET reads the package once."""
         key = parse_uuid("package_id", package_id)
-        version_hash = await self._repository.validator(key)
-        if version_hash is None:
-            raise NotFound(
-                "no published package with this id", reason="PACKAGE_NOT_FOUND", field="package_id"
-            )
-        headers = (("etag", domain.etag(version_hash)), ("cache-control", domain.CACHE_CONTROL))
-        if domain.if_none_match_hits(if_none_match, version_hash):
-            self._metrics.downloads.labels("304").inc()
-            return Conditional(headers, None)
+        if if_none_match is not None:
+            version_hash = await self._repository.validator(key)
+            if version_hash is None:
+                raise _not_published()
+            if domain.if_none_match_hits(if_none_match, version_hash):
+                self._metrics.downloads.labels("304").inc()
+                return Conditional(_validators(version_hash), None)
         package = await self._repository.package(key)
         if package is None or not package.is_published:
-            raise NotFound(
-                "no published package with this id", reason="PACKAGE_NOT_FOUND", field="package_id"
-            )
+            raise _not_published()
         self._metrics.downloads.labels("200").inc()
-        return Conditional(headers, package)
+        return Conditional(_validators(package.summary.version_hash), package)
 
     async def compare(
         self,
@@ -144,17 +150,20 @@ class PackagesApp:
         scopes = {(s.scope, key) for s, published, key in known.values() if published}
         latest = await self._repository.latest_published(scope_keys=sorted(scopes))
         current, stale, gone = [], [], []
+        # Scopes the device holds a valid copy of (current or stale); a gone copy's scope is offered anew.
+        held_scopes: set[tuple[str, str]] = set()
         for (package_id, version_hash), key in zip(held, ids, strict=True):
             entry = known.get(str(key))
             if entry is None or not entry[1] or entry[0].version_hash != version_hash:
                 gone.append((package_id, version_hash))
                 continue
-            newest = latest[(entry[0].scope, entry[2])]
+            scope_id = (entry[0].scope, entry[2])
+            held_scopes.add(scope_id)
+            newest = latest[scope_id]
             if newest.package_id == entry[0].package_id:
                 current.append((package_id, version_hash))
             else:
                 stale.append((package_id, version_hash, newest))
-        held_scopes = {(known[str(k)][0].scope, known[str(k)][2]) for k in ids if str(k) in known}
         matching = await self._repository.latest_published(
             _scope_filter(scope), _filters(year_id, block_id, theme_id)
         )
@@ -171,8 +180,9 @@ class PackagesApp:
                 raise NotFound("no package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
             tags = package.summary.scope_data
             return [Question(**q, **{k: tags.get(k) for k in domain.SCOPE_KEYS}) for q in package.questions]
-        found = await self._repository.questions_by_id(domain.parse_ids("question_ids", question_ids))
-        return [found[i] for i in question_ids if i in found]
+        ids = domain.parse_ids("question_ids", question_ids)
+        found = await self._repository.questions_by_id(ids)
+        return [found[i] for i in ids if i in found]
 
     # -- admin
 

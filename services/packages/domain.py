@@ -19,6 +19,9 @@ SCOPES = {"PROGRAM": "program", "YEAR": "year_id", "BLOCK": "block_id", "THEME":
 SCOPE_KEYS = ("program", "year_id", "block_id", "theme_id")
 MAX_QUESTIONS_PER_CALL = 1000
 MAX_HELD = 500
+# scope_data travels as JSON numbers (doubles): larger ids could not be written back exactly, and a
+# client recomputing version_hash in JavaScript would get another number.
+MAX_SCOPE_ID = 2**53 - 1
 CACHE_CONTROL = "private, max-age=31536000, immutable"  # a published package never changes
 
 
@@ -96,8 +99,8 @@ def version_hash(scope: Scope, snapshots: list[dict[str, Any]]) -> str:
 def _scope_id(field: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidField(field, "must be a positive integer")
-    if value != int(value) or value < 1:
-        raise InvalidField(field, "must be a positive integer")
+    if value != int(value) or not 1 <= value <= MAX_SCOPE_ID:
+        raise InvalidField(field, f"must be a positive integer ≤ {MAX_SCOPE_ID}")
     return int(value)
 
 
@@ -142,8 +145,8 @@ def validate_question(question: Question, field: str) -> Question:
         raise InvalidField(f"{field}.program", "must be 1 to 128 characters")
     for key in ("year_id", "block_id", "theme_id"):
         value = getattr(question, key)
-        if value is not None and value < 1:
-            raise InvalidField(f"{field}.{key}", "must be a positive integer")
+        if value is not None and not 1 <= value <= MAX_SCOPE_ID:
+            raise InvalidField(f"{field}.{key}", f"must be a positive integer ≤ {MAX_SCOPE_ID}")
     return Question(**{**question.__dict__, "question_id": str(uuid.UUID(question.question_id))})
 
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import exc, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.packages.domain import Package, PackageSummary, Question, Scope
 from services.packages.models import PackageRow, QuestionRow
 from services.runtime.db import as_utc, reader
+from services.runtime.errors import FailedPrecondition
+
+# The word the freeze trigger (migration 0001) puts in its error, on PostgreSQL and SQLite alike.
+FROZEN = "PACKAGE_IMMUTABLE"
 
 Q = QuestionRow.__table__
 P = PackageRow.__table__
@@ -82,6 +87,21 @@ class PackagesRepository:
         self._reader = reader(engine)
         self._sessions = sessions
         self._postgres = engine.dialect.name == "postgresql"
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction on the packages tables. The database refuses any change to a published
+        package (a trigger); that refusal surfaces as FAILED_PRECONDITION, never as a 500."""
+        try:
+            async with self._sessions() as session, session.begin():
+                yield session
+        except exc.DBAPIError as error:
+            if FROZEN in str(error.orig):
+                raise FailedPrecondition(
+                    "a published test package never changes; generate a new version instead",
+                    reason=FROZEN,
+                ) from None
+            raise
 
     # -- question bank
 
@@ -170,8 +190,20 @@ class PackagesRepository:
         filters: dict[str, Any] | None = None,
         scope_keys: Sequence[tuple[str, str]] | None = None,
     ) -> dict[tuple[str, str], PackageSummary]:
-        """(scope, scope_key) → the newest published version, for matching scopes."""
-        query = select(*SUMMARY_COLUMNS, P.c.scope_key).where(P.c.is_published.is_(True))
+        """(scope, scope_key) → the newest published version, for matching scopes. Reads one row per
+        scope, however many versions it has had (the unique index serves the NOT EXISTS)."""
+        newer = P.alias("newer")
+        query = select(*SUMMARY_COLUMNS, P.c.scope_key).where(
+            P.c.is_published.is_(True),
+            ~select(newer.c.version)
+            .where(
+                newer.c.scope == P.c.scope,
+                newer.c.scope_key == P.c.scope_key,
+                newer.c.version > P.c.version,
+                newer.c.is_published.is_(True),
+            )
+            .exists(),
+        )
         if scope:
             query = query.where(P.c.scope == scope)
         for key, value in (filters or {}).items():
@@ -180,11 +212,8 @@ class PackagesRepository:
             if not scope_keys:
                 return {}
             query = query.where(tuple_(P.c.scope, P.c.scope_key).in_(list(scope_keys)))
-        latest: dict[tuple[str, str], PackageSummary] = {}
         async with self._reader.connect() as conn:
-            for row in await conn.execute(query.order_by(P.c.version)):
-                latest[(row.scope, row.scope_key)] = _summary(row)
-        return latest
+            return {(row.scope, row.scope_key): _summary(row) for row in await conn.execute(query)}
 
     async def add_version(
         self,
@@ -202,7 +231,7 @@ class PackagesRepository:
         advisory lock on PostgreSQL; SQLite has a single writer), so concurrent calls never produce
         two versions with one number or, when reusing, one content."""
         now = datetime.now(UTC)
-        async with self._sessions() as session, session.begin():
+        async with self.writing() as session:
             if self._postgres:
                 await session.execute(
                     text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
@@ -249,7 +278,7 @@ class PackagesRepository:
     async def publish(self, package_id: uuid.UUID) -> Package | None:
         """Publishes a draft; a published package is returned unchanged (never updated: the trigger)."""
         now = datetime.now(UTC)
-        async with self._sessions() as session, session.begin():
+        async with self.writing() as session:
             await session.execute(
                 update(PackageRow)
                 .where(PackageRow.package_id == package_id, PackageRow.is_published.is_(False))

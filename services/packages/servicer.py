@@ -5,7 +5,6 @@ from __future__ import annotations
 from services.packages.app import PackagesApp
 from services.packages.domain import Package, PackageSummary, Question
 from services.runtime.auth import current_principal
-from services.runtime.interceptors import metadata_value
 from services.runtime.proto_values import dict_to_struct, struct_to_dict, timestamp
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
@@ -75,6 +74,14 @@ def package_to_proto(package: Package) -> res.TestPackage:
     )
 
 
+def _header(context, key: str) -> str | None:  # noqa: ANN001
+    """An HTTP header as Envoy forwards it: repeated lines are one comma-separated list (RFC 9110 §5.3)."""
+    values = [
+        v if isinstance(v, str) else v.decode() for k, v in context.invocation_metadata() or () if k == key
+    ]
+    return ", ".join(values) if values else None
+
+
 def _scope_data(message) -> dict | None:  # noqa: ANN001
     return struct_to_dict(message.scope_data) if message.HasField("scope_data") else None
 
@@ -97,7 +104,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
 
     async def GetTestPackage(self, request, context):  # noqa: N802
         current_principal()
-        answer = await self._app.conditional_get(request.package_id, metadata_value(context, "if-none-match"))
+        answer = await self._app.conditional_get(request.package_id, _header(context, "if-none-match"))
         if answer.package is None:  # the Lua filter turns this into a bodiless 304
             await context.send_initial_metadata((*answer.headers, ("x-http-status", "304")))
             return res.TestPackage()

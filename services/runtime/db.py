@@ -57,8 +57,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin_immediate(connection: Any) -> None:
     # Take the write lock at BEGIN: a transaction that reads and then writes can otherwise fail
-    # with SQLITE_BUSY instead of waiting when another writer got in between.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # with SQLITE_BUSY instead of waiting when another writer got in between. Autocommit reads (the
+    # `reader`) open no transaction, so they never wait behind a writer.
+    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -69,3 +69,34 @@ def test_cli_reports_a_bad_file_without_a_traceback(stack, tmp_path):
     assert result.returncode != 0
     assert "questions[0].question_id" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_cli_publishes_a_draft_and_publishing_again_changes_nothing(stack, http, bearer):
+    import grpc
+
+    from studysync.packages.v1 import packages_service_pb2 as pb
+    from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
+
+    token = stack.token("admin-1", roles=["admin"])
+    metadata = (("authorization", f"Bearer {token}"),)
+    load_sample(stack.grpc_target("packages"), token)
+    with grpc.insecure_channel(stack.grpc_target("packages")) as channel:
+        request = pb.CreateTestPackageRequest(name="Year 2 review", scope="YEAR")
+        request.scope_data.update({"year_id": 2})
+        draft = pb_grpc.PackagesServiceStub(channel).CreateTestPackage(request, metadata=metadata)
+    assert draft.question_count == 20 and not draft.is_published
+    first = cli(stack, "publish", draft.package_id)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"published: {draft.package_id} v{draft.version}"
+    assert cli(stack, "publish", draft.package_id).returncode == 0
+    served = http.get(f"/api/v1/tests/packages/{draft.package_id}", headers=bearer())
+    assert served.status_code == 200 and served.headers["etag"] == f'"{draft.version_hash}"'
+    assert draft.package_id in cli(stack, "list").stdout
+
+
+def test_cli_names_the_bad_line_of_a_csv_without_a_traceback(stack, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"question_id,stem,option_1,option_2,correct_index\n{uuid.uuid4()},Q?,a,b,first\n")
+    result = cli(stack, "import", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: line 2:") and "Traceback" not in result.stderr

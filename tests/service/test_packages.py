@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import uuid
 
 import grpc
 import pytest
-from google.protobuf import struct_pb2
-from sqlalchemy import text
+import rfc8785
+from google.protobuf import json_format, struct_pb2
+from sqlalchemy import event, exc, text
 
+from services.packages.repository import PackagesRepository
+from services.runtime.errors import FailedPrecondition
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import resources_pb2 as res
 from tests.conftest import auth
-from tests.helpers import error_info
+from tests.helpers import error_info, metric_value, scrape_metrics
 
 
 def struct(data: dict) -> struct_pb2.Struct:
@@ -66,10 +70,28 @@ def bank(packages_stub, admin, block):
     return load
 
 
-async def generate(stub, admin, block: int) -> pb.GenerateTestPackageResponse:
+async def generate(stub, admin, block: int, scope_data: dict | None = None) -> pb.GenerateTestPackageResponse:
     return await stub.GenerateTestPackage(
-        pb.GenerateTestPackageRequest(scope="BLOCK", scope_data=struct({"block_id": block})), metadata=admin
+        pb.GenerateTestPackageRequest(scope="BLOCK", scope_data=struct(scope_data or {"block_id": block})),
+        metadata=admin,
     )
+
+
+def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: str = "BLOCK", **fields):  # noqa: ANN001, ANN003, ANN201
+    """The CreateTestPackage call (awaitable) for a draft of one scope; from the bank without ids."""
+    name = fields.pop("name", "Draft")
+    request = pb.CreateTestPackageRequest(
+        name=name, scope=scope, scope_data=struct(scope_data), question_ids=list(question_ids), **fields
+    )
+    return stub.CreateTestPackage(request, metadata=admin)
+
+
+async def invalid(call) -> grpc.aio.AioRpcError:  # noqa: ANN001
+    """The INVALID_ARGUMENT error a call fails with."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.value.details()
+    return caught.value
 
 
 async def test_generate_builds_and_publishes_a_version_only_when_content_changed(
@@ -95,26 +117,70 @@ async def test_generate_builds_and_publishes_a_version_only_when_content_changed
     assert [q.stem for q in old.questions] == [q.stem for q in first.package.questions]  # frozen snapshot
 
 
-async def test_concurrent_generate_makes_one_version(packages_stub, admin, bank, block):
-    await bank()
-    results = await asyncio.gather(*(generate(packages_stub, admin, block) for _ in range(10)))
+async def test_concurrent_generate_makes_one_version(packages_stub, admin, block):
+    batch = questions(block, 3, year_id=block)
+    await packages_stub.BatchCreateQuestions(pb.BatchCreateQuestionsRequest(questions=batch), metadata=admin)
+    # Ten calls for one scope, spelled three ways: key order and 2 vs 2.0 make no other scope.
+    spellings = [{"year_id": block, "block_id": block}, {"block_id": block, "year_id": block}]
+    spellings.append({"block_id": float(block), "year_id": float(block)})
+    results = await asyncio.gather(
+        *(generate(packages_stub, admin, block, spellings[n % 3]) for n in range(10))
+    )
     assert sum(r.created for r in results) == 1
     assert len({r.package.package_id for r in results}) == 1
     assert {r.package.version for r in results} == {1}
+    batch[0].stem = "Changed while two admins regenerate?"
+    await packages_stub.BatchCreateQuestions(
+        pb.BatchCreateQuestionsRequest(questions=[batch[0]]), metadata=admin
+    )
+    again = await asyncio.gather(
+        *(generate(packages_stub, admin, block, spellings[n % 3]) for n in range(10))
+    )
+    assert sum(r.created for r in again) == 1 and {r.package.version for r in again} == {2}
+
+
+async def test_concurrent_drafts_of_one_scope_get_distinct_version_numbers(packages_stub, admin, bank, block):
+    await bank()
+    drafts = await asyncio.gather(
+        *(create_draft(packages_stub, admin, {"block_id": block}, name=f"Draft {n}") for n in range(10))
+    )
+    assert sorted(d.version for d in drafts) == list(range(1, 11))
+    assert len({d.version_hash for d in drafts}) == 1  # the same content, drafts are not deduplicated
+
+
+async def test_the_unique_constraint_refuses_a_second_version_number_for_one_scope(
+    packages_server, packages_stub, admin, bank, block
+):
+    await bank()
+    package = (await generate(packages_stub, admin, block)).package
+    engine = packages_server.service.runtime.engine
+    with pytest.raises(exc.IntegrityError, match="uq_test_packages_scope_version|UNIQUE constraint failed"):
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO test_packages (package_id, name, description, scope, scope_data, scope_key,"
+                    " version, version_hash, questions, question_count, is_published, created_by,"
+                    " created_at, updated_at) SELECT :id, name, description, scope, scope_data, scope_key,"
+                    " version, version_hash, questions, question_count, false, created_by, created_at,"
+                    " updated_at FROM test_packages WHERE version_hash = :h"
+                ),
+                {
+                    "id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else uuid.uuid4(),
+                    "h": package.version_hash,
+                },
+            )
 
 
 async def test_draft_from_question_ids_then_publish_is_frozen_and_publishing_again_is_a_no_op(
     packages_stub, admin, reader, bank, block
 ):
     loaded = await bank()
-    draft = await packages_stub.CreateTestPackage(
-        pb.CreateTestPackageRequest(
-            name="Cardiac cycle",
-            scope="BLOCK",
-            scope_data=struct({"block_id": block}),
-            question_ids=[loaded[2].question_id, loaded[0].question_id],
-        ),
-        metadata=admin,
+    draft = await create_draft(
+        packages_stub,
+        admin,
+        {"block_id": block},
+        [loaded[2].question_id, loaded[0].question_id],
+        name="Cardiac cycle",
     )
     assert not draft.is_published and [q.question_id for q in draft.questions] == [
         loaded[2].question_id,
@@ -135,70 +201,177 @@ async def test_draft_from_question_ids_then_publish_is_frozen_and_publishing_aga
     assert again.version_hash == draft.version_hash
 
 
-async def test_the_database_refuses_to_change_a_published_package(
-    packages_server, packages_stub, admin, bank, block
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE test_packages SET name = 'changed' WHERE version_hash = :h",
+        "UPDATE test_packages SET is_published = false WHERE version_hash = :h",
+        "DELETE FROM test_packages WHERE version_hash = :h",
+    ],
+    ids=["rename", "unpublish", "delete"],
+)
+async def test_any_change_to_a_published_package_is_a_failed_precondition(
+    packages_server, packages_stub, admin, bank, block, change
 ):
     await bank()
     package = (await generate(packages_stub, admin, block)).package
-    engine = packages_server.service.runtime.engine
-    with pytest.raises(Exception, match="PACKAGE_IMMUTABLE"):
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("UPDATE test_packages SET name = 'changed' WHERE version_hash = :h"),
-                {"h": package.version_hash},
-            )
+    runtime = packages_server.service.runtime
+    repository = PackagesRepository(runtime.engine, runtime.sessions)
+    with pytest.raises(FailedPrecondition) as caught:
+        async with repository.writing() as session:
+            await session.execute(text(change), {"h": package.version_hash})
+    assert caught.value.reason == "PACKAGE_IMMUTABLE"
     fetched = await packages_stub.GetTestPackage(
         pb.GetTestPackageRequest(package_id=package.package_id), metadata=admin
     )
-    assert fetched.name == package.name
+    assert fetched == package
 
 
 async def test_conditional_get_sends_the_etag_and_304_metadata(packages_stub, admin, reader, bank, block):
     await bank()
     package = (await generate(packages_stub, admin, block)).package
+    validators = {
+        "etag": f'"{package.version_hash}"',
+        "cache-control": "private, max-age=31536000, immutable",
+    }
     call = packages_stub.GetTestPackage(
         pb.GetTestPackageRequest(package_id=package.package_id), metadata=reader
     )
-    assert dict(await call.initial_metadata())["etag"] == f'"{package.version_hash}"'
+    assert dict(await call.initial_metadata()).items() >= validators.items()
+    assert "x-http-status" not in dict(await call.initial_metadata())
     assert (await call).question_count == 3
     call = packages_stub.GetTestPackage(
         pb.GetTestPackageRequest(package_id=package.package_id),
         metadata=(*reader, ("if-none-match", f'W/"{package.version_hash}"')),
     )
     metadata = dict(await call.initial_metadata())
-    assert metadata["x-http-status"] == "304"
+    assert metadata.items() >= {**validators, "x-http-status": "304"}.items()
     assert (await call).ByteSize() == 0
 
 
+async def test_repeated_if_none_match_lines_are_one_list(packages_stub, admin, reader, bank, block):
+    await bank()
+    package = (await generate(packages_stub, admin, block)).package
+    call = packages_stub.GetTestPackage(
+        pb.GetTestPackageRequest(package_id=package.package_id),
+        metadata=(
+            *reader,
+            ("if-none-match", f'"{"0" * 64}"'),
+            ("if-none-match", f'"{package.version_hash}"'),
+        ),
+    )
+    assert dict(await call.initial_metadata()).get("x-http-status") == "304"
+
+
+async def test_a_stale_tag_gets_the_full_package_and_star_on_an_unknown_id_is_404(
+    packages_stub, admin, reader, bank, block
+):
+    await bank()
+    package = (await generate(packages_stub, admin, block)).package
+    full = await packages_stub.GetTestPackage(
+        pb.GetTestPackageRequest(package_id=package.package_id),
+        metadata=(*reader, ("if-none-match", f'W/"{"0" * 64}", "{package.version_hash[:-1]}"')),
+    )
+    assert full == package
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await packages_stub.GetTestPackage(
+            pb.GetTestPackageRequest(package_id=str(uuid.uuid4())), metadata=(*reader, ("if-none-match", "*"))
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_revalidation_reads_only_the_stored_hash(
+    packages_server, packages_stub, admin, reader, bank, block
+):
+    """304 must stay cheap: one SELECT of version_hash, no questions loaded, nothing hashed."""
+    await bank()
+    package = (await generate(packages_stub, admin, block)).package
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, PLR0913
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            statements.append(statement)
+
+    engine = packages_server.service.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        call = packages_stub.GetTestPackage(
+            pb.GetTestPackageRequest(package_id=package.package_id),
+            metadata=(*reader, ("if-none-match", f'"{package.version_hash}"')),
+        )
+        assert dict(await call.initial_metadata())["x-http-status"] == "304"
+        await call
+        revalidation, statements[:] = list(statements), []
+        await packages_stub.GetTestPackage(
+            pb.GetTestPackageRequest(package_id=package.package_id), metadata=reader
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    [select] = revalidation
+    selected = select.split("FROM")[0]
+    assert "version_hash" in selected and "questions" not in selected and "scope_data" not in selected
+    assert len(statements) == 1  # a full GET is one read too
+
+
+async def test_the_hash_can_be_recomputed_from_the_downloaded_package(packages_stub, admin, reader, block):
+    batch = questions(block, 3)
+    batch[1].stem = "Ünïcødé — “quotes”, emoji 🫀 and a tab\t?"
+    batch[2].explanation = ""
+    batch[2].correct_index = 0
+    await packages_stub.BatchCreateQuestions(pb.BatchCreateQuestionsRequest(questions=batch), metadata=admin)
+    package = (await generate(packages_stub, admin, block)).package
+    downloaded = json_format.MessageToDict(
+        await packages_stub.GetTestPackage(
+            pb.GetTestPackageRequest(package_id=package.package_id), metadata=reader
+        ),
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True,
+    )
+    content = {k: downloaded[k] for k in ("scope", "scope_data", "questions")}
+    assert hashlib.sha256(rfc8785.dumps(content)).hexdigest() == package.version_hash
+
+
 async def test_list_filters_by_scope_ids_and_pages_newest_first(packages_stub, admin, reader, block):
-    for offset in range(3):
-        batch = questions(block + offset, 2, year_id=block)
+    year = block  # a year of our own, so the listing holds only this test's packages
+    made = []
+    for offset in range(5):
+        batch = questions(block + offset, 2, year_id=year)
         await packages_stub.BatchCreateQuestions(
             pb.BatchCreateQuestionsRequest(questions=batch), metadata=admin
         )
-        await generate(packages_stub, admin, block + offset)
+        made.append(
+            (await generate(packages_stub, admin, 0, {"year_id": year, "block_id": block + offset})).package
+        )
+    # a draft of the same year is never listed
+    await create_draft(packages_stub, admin, {"year_id": year}, [batch[0].question_id], scope="YEAR")
     only = await packages_stub.ListTestPackages(
         pb.ListTestPackagesRequest(scope="BLOCK", block_id=block + 1), metadata=reader
     )
-    assert [p.scope_data["block_id"] for p in only.packages] == [block + 1]
-    seen, token = [], ""
+    assert [p.package_id for p in only.packages] == [made[1].package_id]
+    item = only.packages[0]
+    assert item.question_count == 2 and item.version_hash == made[1].version_hash
+    assert item.HasField("published_at") and item.name == made[1].name
+    assert (
+        await packages_stub.ListTestPackages(
+            pb.ListTestPackagesRequest(scope="YEAR", year_id=year), metadata=reader
+        )
+    ).packages == []
+    assert (
+        await packages_stub.ListTestPackages(
+            pb.ListTestPackagesRequest(scope="THEME", block_id=block + 1), metadata=reader
+        )
+    ).packages == []
+    seen, token, pages = [], "", 0
     while True:
         page = await packages_stub.ListTestPackages(
-            pb.ListTestPackagesRequest(page_size=1, page_token=token, scope="BLOCK"), metadata=reader
+            pb.ListTestPackagesRequest(year_id=year, page_size=2, page_token=token), metadata=reader
         )
         seen += [p.package_id for p in page.packages]
+        pages += 1
         token = page.next_page_token
         if not token:
             break
-    assert len(seen) == len(set(seen))  # no package repeated across pages
-    ours = await packages_stub.ListTestPackages(pb.ListTestPackagesRequest(year_id=block), metadata=reader)
-    assert ours.packages == []  # year_id filters scope_data, and these packages are scoped by block only
-    for offset in range(3):
-        listed = await packages_stub.ListTestPackages(
-            pb.ListTestPackagesRequest(block_id=block + offset), metadata=reader
-        )
-        assert len(listed.packages) == 1 and listed.packages[0].package_id in seen
-        assert listed.packages[0].question_count == 2 and listed.packages[0].HasField("published_at")
+    assert seen == [p.package_id for p in reversed(made)] and pages == 3  # newest first, each once
 
 
 async def test_compare_tells_current_stale_gone_and_new(packages_stub, admin, reader, bank, block):
@@ -227,22 +400,44 @@ async def test_compare_tells_current_stale_gone_and_new(packages_stub, admin, re
     )
     assert [h.package_id for h in result.current] == [v2.package_id]
     assert [(s.package_id, s.latest.package_id) for s in result.stale] == [(v1.package_id, v2.package_id)]
+    assert result.stale[0].latest.version == 2 and result.stale[0].latest.version_hash == v2.version_hash
     assert [h.package_id for h in result.gone] == [unknown, v2.package_id]
     new_ids = {p.package_id for p in result.new_packages}
-    assert fresh.package_id in new_ids and v2.package_id not in new_ids
+    assert fresh.package_id in new_ids and v2.package_id not in new_ids and v1.package_id not in new_ids
+
+
+async def test_compare_offers_the_current_version_to_a_device_whose_copy_is_gone(
+    packages_stub, admin, reader, bank, block
+):
+    await bank()
+    package = (await generate(packages_stub, admin, block)).package
+    draft = await create_draft(packages_stub, admin, {"block_id": block})
+    result = await packages_stub.CompareTestPackages(
+        pb.CompareTestPackagesRequest(
+            held=[
+                res.HeldPackage(package_id=package.package_id, version_hash="0" * 64),  # a corrupt copy
+                res.HeldPackage(package_id=draft.package_id, version_hash=draft.version_hash),
+            ],
+            block_id=block,
+        ),
+        metadata=reader,
+    )
+    assert [h.package_id for h in result.gone] == [package.package_id, draft.package_id]
+    assert [p.package_id for p in result.new_packages] == [package.package_id]
+    assert not result.current and not result.stale
 
 
 async def test_batch_get_questions_by_ids_and_by_package_snapshot(packages_stub, admin, reader, bank, block):
     loaded = await bank()
     package = (await generate(packages_stub, admin, block)).package
-    ids = [loaded[1].question_id, str(uuid.uuid4()), loaded[0].question_id]
+    ids = [loaded[1].question_id.upper(), str(uuid.uuid4()), loaded[0].question_id]
     by_id = await packages_stub.BatchGetQuestions(
         pb.BatchGetQuestionsRequest(question_ids=ids), metadata=reader
     )
     assert [q.question_id for q in by_id.questions] == [loaded[1].question_id, loaded[0].question_id]
-    assert (
-        by_id.questions[0].correct_index == loaded[1].correct_index and by_id.questions[0].block_id == block
-    )
+    first = by_id.questions[0]
+    assert first.correct_index == loaded[1].correct_index and list(first.options) == list(loaded[1].options)
+    assert (first.year_id, first.block_id, first.theme_id) == (1, block, loaded[1].theme_id)
     loaded[1].correct_index = (loaded[1].correct_index + 1) % 3  # the bank changes; the snapshot does not
     await packages_stub.BatchCreateQuestions(
         pb.BatchCreateQuestionsRequest(questions=[loaded[1]]), metadata=admin
@@ -253,28 +448,67 @@ async def test_batch_get_questions_by_ids_and_by_package_snapshot(packages_stub,
     frozen = {q.question_id: q.correct_index for q in package.questions}
     assert {q.question_id: q.correct_index for q in snap.questions} == frozen
     assert all(q.block_id == block for q in snap.questions)
+    bank_now = await packages_stub.BatchGetQuestions(
+        pb.BatchGetQuestionsRequest(question_ids=[loaded[1].question_id]), metadata=reader
+    )
+    assert bank_now.questions[0].correct_index == loaded[1].correct_index != frozen[loaded[1].question_id]
+
+
+async def test_batch_get_questions_serves_a_draft_snapshot_and_404s_an_unknown_package(
+    packages_stub, admin, reader, bank, block
+):
+    loaded = await bank()
+    draft = await create_draft(packages_stub, admin, {"block_id": block}, [loaded[0].question_id])
+    snap = await packages_stub.BatchGetQuestions(
+        pb.BatchGetQuestionsRequest(package_id=draft.package_id), metadata=reader
+    )
+    assert [q.question_id for q in snap.questions] == [loaded[0].question_id]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await packages_stub.BatchGetQuestions(
+            pb.BatchGetQuestionsRequest(package_id=str(uuid.uuid4())), metadata=reader
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 @pytest.mark.parametrize(
     ("rpc", "request_", "field"),
     [
         ("GetTestPackage", pb.GetTestPackageRequest(package_id="not-a-uuid"), "package_id"),
+        ("GetTestPackage", pb.GetTestPackageRequest(), "package_id"),
         ("ListTestPackages", pb.ListTestPackagesRequest(scope="LESSON"), "scope"),
         ("ListTestPackages", pb.ListTestPackagesRequest(page_token="???"), "page_token"),
+        ("ListTestPackages", pb.ListTestPackagesRequest(page_size=-1), "page_size"),
+        ("ListTestPackages", pb.ListTestPackagesRequest(block_id=0), "block_id"),
         ("BatchGetQuestions", pb.BatchGetQuestionsRequest(), "question_ids"),
+        (
+            "BatchGetQuestions",
+            pb.BatchGetQuestionsRequest(question_ids=[str(uuid.uuid4())], package_id=str(uuid.uuid4())),
+            "question_ids",
+        ),
         ("BatchGetQuestions", pb.BatchGetQuestionsRequest(question_ids=["x"]), "question_ids[0]"),
+        (
+            "BatchGetQuestions",
+            pb.BatchGetQuestionsRequest(question_ids=[str(uuid.uuid4()) for _ in range(1001)]),
+            "question_ids",
+        ),
+        ("BatchGetQuestions", pb.BatchGetQuestionsRequest(package_id="x"), "package_id"),
         (
             "CompareTestPackages",
             pb.CompareTestPackagesRequest(held=[res.HeldPackage(package_id="x")]),
             "held[0].package_id",
         ),
+        (
+            "CompareTestPackages",
+            pb.CompareTestPackagesRequest(held=[res.HeldPackage(package_id=str(uuid.uuid4()))] * 501),
+            "held",
+        ),
+        ("CompareTestPackages", pb.CompareTestPackagesRequest(scope="LESSON"), "scope"),
     ],
 )
 async def test_bad_reads_are_invalid_argument_naming_the_field(packages_stub, reader, rpc, request_, field):
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await getattr(packages_stub, rpc)(request_, metadata=reader)
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_info(caught.value).metadata["field"] == field
+    error = await invalid(getattr(packages_stub, rpc)(request_, metadata=reader))
+    assert error_info(error).metadata["field"] == field
+    assert error.details().startswith(f"{field}:")
 
 
 async def test_unknown_package_is_not_found(packages_stub, reader):
@@ -283,62 +517,208 @@ async def test_unknown_package_is_not_found(packages_stub, reader):
             pb.GetTestPackageRequest(package_id=str(uuid.uuid4())), metadata=reader
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_info(caught.value).reason == "PACKAGE_NOT_FOUND"
+
+
+def _question(**fields) -> res.Question:  # noqa: ANN003
+    base = {"question_id": str(uuid.uuid4()), "stem": "Q?", "options": ["a", "b", "c"], "correct_index": 0}
+    return res.Question(**{**base, **fields})
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        (_question(options=["only one"]), "questions[3].options"),
+        (_question(options=["a", "b", "c", "d", "e", "f", "g"]), "questions[3].options"),
+        (_question(options=["a", ""]), "questions[3].options[1]"),
+        (_question(correct_index=3), "questions[3].correct_index"),
+        (_question(correct_index=-1), "questions[3].correct_index"),
+        (_question(stem=""), "questions[3].stem"),
+        (_question(question_id="q-4"), "questions[3].question_id"),
+        (_question(block_id=0), "questions[3].block_id"),
+        (_question(year_id=2**53), "questions[3].year_id"),
+        (_question(program=""), "questions[3].program"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+async def test_a_bad_question_is_named_by_its_index_and_nothing_is_stored(
+    packages_stub, admin, reader, bad, field
+):
+    good = [_question() for _ in range(3)]
+    error = await invalid(
+        packages_stub.BatchCreateQuestions(
+            pb.BatchCreateQuestionsRequest(questions=[*good, bad]), metadata=admin
+        )
+    )
+    assert error_info(error).metadata["field"] == field
+    stored = await packages_stub.BatchGetQuestions(
+        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in good]), metadata=reader
+    )
+    assert list(stored.questions) == []  # the whole call was refused, not half stored
+
+
+@pytest.mark.parametrize(
+    ("batch", "field"),
+    [
+        ([], "questions"),
+        ([_question() for _ in range(1001)], "questions"),
+        ([_question(question_id="550e8400-e29b-41d4-a716-446655440000")] * 2, "questions"),
+    ],
+    ids=["empty", "over-1000", "repeated-id"],
+)
+async def test_batch_limits_and_repeats_are_refused(packages_stub, admin, batch, field):
+    error = await invalid(
+        packages_stub.BatchCreateQuestions(pb.BatchCreateQuestionsRequest(questions=batch), metadata=admin)
+    )
+    assert error_info(error).metadata["field"] == field
+
+
+async def test_a_thousand_questions_import_in_one_call(packages_stub, admin, reader, block):
+    batch = questions(block, 1000)
+    stored = await packages_stub.BatchCreateQuestions(
+        pb.BatchCreateQuestionsRequest(questions=batch), metadata=admin
+    )
+    assert [q.question_id for q in stored.questions] == [q.question_id for q in batch]
+    assert all(q.HasField("updated_at") for q in stored.questions)
+    found = await packages_stub.BatchGetQuestions(
+        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in batch]), metadata=reader
+    )
+    assert len(found.questions) == 1000
+
+
+async def test_a_draft_from_the_bank_takes_the_questions_matching_the_scope(
+    packages_stub, admin, bank, block
+):
+    loaded = await bank(6)  # themes block*10 and block*10 + 1, alternately
+    draft = await create_draft(
+        packages_stub,
+        admin,
+        {"theme_id": block * 10 + 1, "block_id": block},
+        scope="THEME",
+        name="One theme",
+        description="Questions of one theme",
+    )
+    theme = sorted(q.question_id for q in loaded if q.theme_id == block * 10 + 1)
+    assert [q.question_id for q in draft.questions] == theme and draft.question_count == 3
+    assert not draft.is_published and draft.version == 1 and draft.created_by == "admin-1"
+    assert struct_pb2.Struct(fields=draft.scope_data.fields) == struct(
+        {"block_id": block, "theme_id": block * 10 + 1}
+    )
+    assert draft.description == "Questions of one theme"
+
+
+async def test_unknown_question_ids_are_listed(packages_stub, admin, bank, block):
+    loaded = await bank()
+    missing = [str(uuid.uuid4()), str(uuid.uuid4())]
+    error = await invalid(
+        create_draft(
+            packages_stub, admin, {"block_id": block}, [missing[0], loaded[0].question_id, missing[1]]
+        )
+    )
+    info = error_info(error)
+    assert info.metadata["field"] == "question_ids" and info.reason == "QUESTION_NOT_FOUND"
+    assert all(m in error.details() for m in missing) and loaded[0].question_id not in error.details()
 
 
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
-        (pb.BatchCreateQuestionsRequest(), "questions"),
+        (pb.CreateTestPackageRequest(scope="BLOCK", scope_data=struct({"block_id": 1})), "name"),
+        (pb.CreateTestPackageRequest(name="x", scope="LESSON", scope_data=struct({"block_id": 1})), "scope"),
+        (pb.CreateTestPackageRequest(name="x", scope="BLOCK"), "scope_data"),
         (
-            pb.BatchCreateQuestionsRequest(
-                questions=[
-                    res.Question(question_id=str(uuid.uuid4()), stem="Q", options=["a"], correct_index=0)
-                ]
+            pb.CreateTestPackageRequest(name="x", scope="BLOCK", scope_data=struct({"year_id": 1})),
+            "scope_data",
+        ),
+        (
+            pb.CreateTestPackageRequest(name="x", scope="BLOCK", scope_data=struct({"block_id": "two"})),
+            "scope_data.block_id",
+        ),
+        (
+            pb.CreateTestPackageRequest(
+                name="x", scope="BLOCK", scope_data=struct({"block_id": 1}), question_ids=["nope"]
             ),
-            "questions[0].options",
+            "question_ids[0]",
         ),
     ],
 )
-async def test_bad_imports_name_the_field(packages_stub, admin, request_, field):
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await packages_stub.BatchCreateQuestions(request_, metadata=admin)
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_info(caught.value).metadata["field"] == field
+async def test_bad_drafts_name_the_field(packages_stub, admin, request_, field):
+    error = await invalid(packages_stub.CreateTestPackage(request_, metadata=admin))
+    assert error_info(error).metadata["field"] == field
 
 
-async def test_unknown_question_ids_are_listed(packages_stub, admin, block):
-    missing = str(uuid.uuid4())
+async def test_publishing_an_unknown_package_is_not_found_and_a_bad_id_is_invalid(packages_stub, admin):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await packages_stub.CreateTestPackage(
-            pb.CreateTestPackageRequest(
-                name="x", scope="BLOCK", scope_data=struct({"block_id": block}), question_ids=[missing]
-            ),
-            metadata=admin,
+        await packages_stub.PublishTestPackage(
+            pb.PublishTestPackageRequest(package_id=str(uuid.uuid4())), metadata=admin
         )
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert missing in caught.value.details()
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    error = await invalid(
+        packages_stub.PublishTestPackage(pb.PublishTestPackageRequest(package_id="7"), metadata=admin)
+    )
+    assert error_info(error).metadata["field"] == "package_id"
 
 
-async def test_admin_calls_need_the_admin_role(packages_stub, reader, block):
-    for call in (
-        packages_stub.BatchCreateQuestions(
-            pb.BatchCreateQuestionsRequest(questions=questions(block, 1)), metadata=reader
-        ),
-        packages_stub.GenerateTestPackage(
-            pb.GenerateTestPackageRequest(scope="BLOCK", scope_data=struct({"block_id": block})),
-            metadata=reader,
-        ),
-        packages_stub.PublishTestPackage(
-            pb.PublishTestPackageRequest(package_id=str(uuid.uuid4())), metadata=reader
-        ),
-    ):
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await call
-        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+ADMIN_CALLS = {
+    "BatchCreateQuestions": pb.BatchCreateQuestionsRequest(questions=[_question()]),
+    "CreateTestPackage": pb.CreateTestPackageRequest(
+        name="x", scope="BLOCK", scope_data=struct({"block_id": 1})
+    ),
+    "PublishTestPackage": pb.PublishTestPackageRequest(package_id=str(uuid.uuid4())),
+    "GenerateTestPackage": pb.GenerateTestPackageRequest(scope="BLOCK", scope_data=struct({"block_id": 1})),
+}
+READ_CALLS = {
+    "ListTestPackages": pb.ListTestPackagesRequest(),
+    "GetTestPackage": pb.GetTestPackageRequest(package_id=str(uuid.uuid4())),
+    "CompareTestPackages": pb.CompareTestPackagesRequest(),
+    "BatchGetQuestions": pb.BatchGetQuestionsRequest(question_ids=[str(uuid.uuid4())]),
+}
+
+
+@pytest.mark.parametrize("rpc", sorted(ADMIN_CALLS))
+async def test_admin_calls_need_the_admin_role(packages_stub, reader, rpc):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await getattr(packages_stub, rpc)(ADMIN_CALLS[rpc], metadata=reader)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(caught.value).reason == "ROLE_REQUIRED"
+
+
+@pytest.mark.parametrize("rpc", sorted({**ADMIN_CALLS, **READ_CALLS}))
+@pytest.mark.parametrize("token", ["none", "expired", "not-bearer"])
+async def test_every_call_needs_a_valid_token(packages_stub, make_token, rpc, token):
+    metadata = {
+        "none": (),
+        "expired": auth(make_token("admin-1", roles=["admin"], ttl=-60)),
+        "not-bearer": (("authorization", "Basic YWRtaW46YWRtaW4="),),
+    }[token]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await getattr(packages_stub, rpc)({**ADMIN_CALLS, **READ_CALLS}[rpc], metadata=metadata)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_generate_for_an_empty_scope_is_invalid(packages_stub, admin, block):
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await generate(packages_stub, admin, block)
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_info(caught.value).reason == "EMPTY_SCOPE"
+    error = await invalid(generate(packages_stub, admin, block))
+    assert error_info(error).reason == "EMPTY_SCOPE"
+
+
+async def test_metrics_count_downloads_by_result_and_generate_outcomes(
+    packages_server, packages_stub, admin, reader, bank, block
+):
+    await bank()
+    before = await scrape_metrics(packages_server.metrics_url)
+    package = (await generate(packages_stub, admin, block)).package
+    await generate(packages_stub, admin, block)
+    await generate(packages_stub, admin, block)
+    request = pb.GetTestPackageRequest(package_id=package.package_id)
+    await packages_stub.GetTestPackage(request, metadata=reader)
+    for _ in range(2):
+        await packages_stub.GetTestPackage(request, metadata=(*reader, ("if-none-match", "*")))
+    after = await scrape_metrics(packages_server.metrics_url)
+
+    def delta(name: str, **labels: str) -> float:
+        return metric_value(after, name, **labels) - metric_value(before, name, **labels)
+
+    assert delta("studysync_package_downloads_total", result="200") == 1
+    assert delta("studysync_package_downloads_total", result="304") == 2
+    assert delta("studysync_package_generate_total", outcome="created") == 1
+    assert delta("studysync_package_generate_total", outcome="unchanged") == 2
