@@ -141,7 +141,7 @@ async def run(stack: Stack, ceiling: float, seconds: float) -> list[Result]:
             return response.content.count(b'"status":"acked"')
 
         rate = await measure(CLIENTS, seconds, step)
-    return _results(per_second, rate.percentile(0.99), ceiling)
+    return _results(rate.per_second, rate.percentile(0.99), ceiling)
 
 
 def _results(per_second: float, p99: float, ceiling: float) -> list[Result]:

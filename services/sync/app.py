@@ -73,6 +73,7 @@ class SyncApp:
 
     async def sync_batch(self, principal: Principal, attempts: Sequence[AttemptInput]) -> list[AttemptResult]:
         domain.check_batch(len(attempts))
+        domain.check_user(principal.sub)
         user = principal.sub
         # 1. verify each attempt and its payload_hash
         checked: list[ValidAttempt | Rejection] = []
@@ -88,9 +89,7 @@ class SyncApp:
         # 2. Redis idempotency cache, and cached offline-session mappings
         offline = sorted({a.offline_session_id for a in first.values() if a.offline_session_id})
         cached, sessions = await self._cache.lookup(user, list(first), offline)
-        outcome: dict[str, Stored | Rejection] = {
-            key: Stored(value["a"], value["s"], value["f"], False) for key, value in cached.items()
-        }
+        outcome: dict[str, Stored | Rejection] = dict(cached)
         # 3-7 happen in the store, under the user's lock: sessions, database idempotency, the new
         # attempts and their answers, one commit. Questions are looked up first, outside any transaction.
         fresh = [a for key, a in first.items() if key not in outcome]
@@ -108,11 +107,7 @@ class SyncApp:
         results = self._results(attempts, checked, outcome)
         await self._cache.remember(
             user,
-            {
-                key: {"a": o.server_attempt_id, "s": o.session_id, "f": o.fingerprint}
-                for key, o in outcome.items()
-                if isinstance(o, Stored) and key not in cached
-            },
+            {key: o for key, o in outcome.items() if isinstance(o, Stored) and key not in cached},
             {
                 a.offline_session_id: o.session_id
                 for a in first.values()
@@ -168,8 +163,10 @@ class SyncApp:
             found = outcome.get(check.idempotency_key) if isinstance(check, ValidAttempt) else check
             if isinstance(found, Stored) and found.fingerprint != check.fingerprint:  # type: ignore[union-attr]
                 found = REUSED
-            if isinstance(found, Rejection) or found is None:
-                rejection = found or Rejection("INTERNAL", "not processed")
+            if found is None:  # every valid key has an outcome; never drop an attempt by rejecting it
+                raise RuntimeError(f"no outcome for attempt {attempt.client_attempt_id!r}")
+            if isinstance(found, Rejection):
+                rejection = found
                 results.append(
                     AttemptResult(
                         attempt.client_attempt_id,
@@ -211,6 +208,7 @@ class SyncApp:
 
     async def session(self, principal: Principal, session_id: str) -> tuple[SessionView, int, int]:
         """The caller's session with its score. Another user's session is simply not found."""
+        domain.check_user(principal.sub)
         view = await self._repository.session(principal.sub, parse_uuid("session_id", session_id))
         if view is None:
             raise NotFound("no such session", reason="SESSION_NOT_FOUND", field="session_id")
@@ -219,6 +217,7 @@ class SyncApp:
     async def receipts(
         self, principal: Principal, keys: list[str]
     ) -> list[tuple[str, tuple[str, str] | None]]:
+        domain.check_user(principal.sub)
         canonical = domain.check_receipt_keys(keys)
         found = await self._repository.receipts(principal.sub, canonical)
         return [(key, found.get(key_c)) for key, key_c in zip(keys, canonical, strict=True)]

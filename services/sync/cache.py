@@ -7,13 +7,14 @@ Redis Cluster slot: one round trip to read (MGET) and one to write (a Lua script
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from services.sync.repository import Stored
 
 log = logging.getLogger("studysync.sync.cache")
 TTL_SECONDS = 7 * 24 * 3600
@@ -39,8 +40,9 @@ class SyncCache:
 
     async def lookup(
         self, user_id: str, keys: Sequence[str], offline_sessions: Sequence[str]
-    ) -> tuple[dict[str, dict], dict[str, str]]:
-        """Cached idempotency results by key, and cached session ids by offline session id."""
+    ) -> tuple[dict[str, Stored], dict[str, str]]:
+        """Cached idempotency results by key, and cached session ids by offline session id. A value
+        that cannot be read counts as a miss: the database answers instead."""
         if self._redis is None or not (keys or offline_sessions):
             return {}, {}
         names = [self._idem(user_id, k) for k in keys] + [self._session(user_id, o) for o in offline_sessions]
@@ -49,18 +51,21 @@ class SyncCache:
         except (RedisError, OSError) as error:
             self._fail_open(error)
             return {}, {}
-        results = {k: json.loads(v) for k, v in zip(keys, values[: len(keys)], strict=True) if v}
+        results = {
+            k: stored for k, v in zip(keys, values[: len(keys)], strict=True) if (stored := _stored(v))
+        }
         sessions = {o: v for o, v in zip(offline_sessions, values[len(keys) :], strict=True) if v}
         self._events.labels("hit").inc(len(results))
         self._events.labels("miss").inc(len(keys) - len(results))
         return results, sessions
 
-    async def remember(self, user_id: str, results: dict[str, dict], sessions: dict[str, str]) -> None:
+    async def remember(self, user_id: str, results: dict[str, Stored], sessions: dict[str, str]) -> None:
         """Called only after the database commit, so the cache never knows more than the database."""
         if self._redis is None or not (results or sessions):
             return
         keys = [self._idem(user_id, k) for k in results] + [self._session(user_id, o) for o in sessions]
-        values = [json.dumps(v, separators=(",", ":")) for v in results.values()] + list(sessions.values())
+        values = [f"{s.server_attempt_id} {s.session_id} {s.fingerprint}" for s in results.values()]
+        values += sessions.values()
         try:
             await self._set_all(keys=keys, args=[*values, TTL_SECONDS])  # type: ignore[misc]
         except (RedisError, OSError) as error:
@@ -69,3 +74,14 @@ class SyncCache:
     def _fail_open(self, error: BaseException) -> None:
         self._events.labels("fail_open").inc()
         log.warning("redis unavailable, continuing with the database only: %r", error)
+
+
+def _stored(value: str | None) -> Stored | None:
+    """An idempotency result as cached: "<server_attempt_id> <session_id> <fingerprint>"."""
+    if not value:
+        return None
+    parts = value.split(" ")
+    if len(parts) != 3:
+        log.warning("unreadable idempotency cache entry, reading the database instead")
+        return None
+    return Stored(parts[0], parts[1], parts[2], False)

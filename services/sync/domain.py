@@ -8,14 +8,19 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from services.runtime.errors import InvalidField
 from services.runtime.validation import canonical_sha256, parse_rfc3339, parse_uuid
 
 MAX_ATTEMPTS = 100
+MAX_USER_ID = 128  # the owner column's width
+MAX_ANSWERED_AT = 64  # the stored text's width: room for 35 fraction digits
 ACKED, DUPLICATE, REJECTED = "acked", "duplicate", "rejected"
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+# What an RFC 3339 date-time is made of; checked with fullmatch, so no trailing newline slips
+# through (a `$` anchor allows one, and the hash would then see it).
+_DATE_TIME_CHARS = re.compile(r"[0-9TtZz:.+-]+")
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,13 @@ class ValidAttempt:
     """A checked attempt. `fingerprint` identifies its payload: same key + other fingerprint = reuse."""
 
     source: AttemptInput
-    idempotency_key: str  # canonical lowercase UUID text
+    idempotency_key: str  # canonical lowercase UUID text, like every id below
+    client_attempt_id: str
     question_id: str
     offline_session_id: str | None
     session_id: str | None
     package_id: str | None
-    answered_at: datetime
+    answered_at: datetime  # the instant, in UTC
     fingerprint: str
 
 
@@ -83,18 +89,40 @@ def _checked_payload_hash(answered_at: str, question_id: str, selected_option_in
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# The other spellings uuid.UUID reads (upper case, no hyphens, braces, urn:uuid:) — but not the
+# whitespace, underscores or signs that its int() parsing would also let through.
+_UUID_SPELLING = re.compile(r"(urn:uuid:)?\{?[0-9A-Fa-f-]{32,36}\}?")
 
 
 def _uuid_text(field: str, value: str) -> str:
     """The canonical text of a UUID (the common, already-canonical case needs no parsing)."""
-    return value if _CANONICAL_UUID.match(value) else str(parse_uuid(field, value))
+    if _CANONICAL_UUID.fullmatch(value):
+        return value
+    if not _UUID_SPELLING.fullmatch(value):
+        raise InvalidField(field, "must be a UUID")
+    return str(parse_uuid(field, value))
+
+
+def _instant(value: str) -> datetime:
+    """answered_at as a UTC instant; its text must fit the stored column and the instant must exist
+    (0001-01-01T00:00:00+01:00 is a valid RFC 3339 string but falls before year 1 in UTC)."""
+    if not value:
+        raise InvalidField("answered_at", "is required")
+    if len(value) > MAX_ANSWERED_AT:
+        raise InvalidField("answered_at", f"must be at most {MAX_ANSWERED_AT} characters")
+    if not _DATE_TIME_CHARS.fullmatch(value):
+        raise InvalidField("answered_at", "must be an RFC 3339 date-time, e.g. 2026-01-28T10:00:00Z")
+    try:
+        return parse_rfc3339("answered_at", value).astimezone(UTC)
+    except OverflowError:
+        raise InvalidField("answered_at", "is out of range") from None
 
 
 def validate_attempt(attempt: AttemptInput) -> ValidAttempt:
     """Raises Rejection (INVALID_FIELD naming the field, or PAYLOAD_HASH_MISMATCH)."""
     try:
-        _uuid_text("client_attempt_id", attempt.client_attempt_id)
+        client_attempt_id = _uuid_text("client_attempt_id", attempt.client_attempt_id)
         key = _uuid_text("idempotency_key", attempt.idempotency_key)
         if bool(attempt.offline_session_id) == bool(attempt.session_id):
             raise InvalidField("offline_session_id", "set exactly one of offline_session_id and session_id")
@@ -107,11 +135,9 @@ def validate_attempt(attempt: AttemptInput) -> ValidAttempt:
         question = _uuid_text("question_id", attempt.question_id)
         if attempt.selected_option_index < 0:
             raise InvalidField("selected_option_index", "must be ≥ 0")
-        if not attempt.answered_at:
-            raise InvalidField("answered_at", "is required")
-        answered_at = parse_rfc3339("answered_at", attempt.answered_at)
+        answered_at = _instant(attempt.answered_at)
         package = _uuid_text("package_id", attempt.package_id) if attempt.package_id else None
-        if not _HEX64.match(attempt.payload_hash):
+        if not _HEX64.fullmatch(attempt.payload_hash):
             raise InvalidField("payload_hash", "must be 64 lowercase hex characters (SHA-256)")
     except InvalidField as error:
         raise Rejection("INVALID_FIELD", error.message) from None
@@ -125,7 +151,15 @@ def validate_attempt(attempt: AttemptInput) -> ValidAttempt:
     fingerprint = hashlib.sha256(
         f"{attempt.payload_hash}|{offline or ''}|{session or ''}|{package or ''}".encode()
     ).hexdigest()
-    return ValidAttempt(attempt, key, question, offline, session, package, answered_at, fingerprint)
+    return ValidAttempt(
+        attempt, key, client_attempt_id, question, offline, session, package, answered_at, fingerprint
+    )
+
+
+def check_user(user_id: str) -> None:
+    """Every row is keyed by the token's `sub`; one too long to store is refused, not a 500."""
+    if len(user_id) > MAX_USER_ID:
+        raise InvalidField("sub", f"the token's subject must be at most {MAX_USER_ID} characters")
 
 
 def check_batch(count: int) -> None:

@@ -7,11 +7,18 @@ from dataclasses import dataclass
 
 import grpc
 
-from services.runtime.errors import Unavailable
+from services.runtime.errors import Unauthenticated, Unavailable
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
 DEADLINE_SECONDS = 5.0
+# gRPC's default reconnect backoff grows to 120 s: sync would answer 503 for up to two minutes after
+# packages came back. Capped at 1 s, sync recovers within a second of packages.
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+)
 TRANSIENT = {
     grpc.StatusCode.UNAVAILABLE,
     grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -60,6 +67,8 @@ class QuestionSource:
                 raise Unavailable(
                     "the packages service is unavailable, retry later", reason="PACKAGES_UNAVAILABLE"
                 ) from None
+            if error.code() == grpc.StatusCode.UNAUTHENTICATED:  # the token expired on the way
+                raise Unauthenticated("the bearer token was refused, get a new one") from None
             raise
         facts = {
             q.question_id: QuestionFacts(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import ColumnElement, any_, literal, or_, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,6 +21,7 @@ A = AttemptRow.__table__
 S = SessionRow.__table__
 SA = SessionAnswerRow.__table__
 
+SESSION_NOT_FOUND = Rejection("SESSION_NOT_FOUND", "session_id: no such session of this user")
 _ANSWER_FIELDS = (
     "server_attempt_id",
     "idempotency_key",
@@ -29,13 +30,40 @@ _ANSWER_FIELDS = (
     "answered_at",
     "answered_at_text",
 )
-_PG_INSERT_ATTEMPTS, _attempt_params = unnest_insert(A, "ON CONFLICT DO NOTHING")
-_PG_UPSERT_ANSWERS, _answer_params = unnest_insert(
-    SA,
-    "ON CONFLICT (user_id, session_id, question_id) DO UPDATE SET "
-    + ", ".join(f"{f} = EXCLUDED.{f}" for f in _ANSWER_FIELDS)
-    + " WHERE (EXCLUDED.answered_at, EXCLUDED.idempotency_key)"
-    " > (session_answers.answered_at, session_answers.idempotency_key)",
+_SCOPE_TAGS = ("year_id", "block_id", "theme_id")
+# A user's batches take turns; other users' batches never wait (a hash collision only costs a wait).
+_USER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 1))")
+_pg_insert_attempts, _attempt_params = unnest_insert(
+    A,
+    "ON CONFLICT DO NOTHING RETURNING user_id, session_id, question_id, received_at, "
+    + ", ".join(_ANSWER_FIELDS),
+)
+# PostgreSQL, one statement: store the attempts, count each inserted one in its session (per question
+# the latest answered_at wins, ties to the larger key, so arrival order never matters) and touch the
+# sessions. Only attempts this statement inserted are counted.
+_PG_STORE = text(
+    f"""
+WITH inserted AS ({_pg_insert_attempts.text}),
+counting AS (
+    SELECT DISTINCT ON (session_id, question_id) * FROM inserted
+    ORDER BY session_id, question_id, answered_at DESC, idempotency_key DESC
+),
+answers AS (
+    INSERT INTO session_answers (user_id, session_id, question_id, {", ".join(_ANSWER_FIELDS)},
+                                 first_answered_at)
+    SELECT user_id, session_id, question_id, {", ".join(_ANSWER_FIELDS)}, received_at FROM counting
+    ON CONFLICT (user_id, session_id, question_id) DO UPDATE SET
+        {", ".join(f"{f} = EXCLUDED.{f}" for f in _ANSWER_FIELDS)}
+    WHERE (EXCLUDED.answered_at, EXCLUDED.idempotency_key)
+        > (session_answers.answered_at, session_answers.idempotency_key)
+),
+touched AS (
+    UPDATE sessions SET updated_at = i.received_at
+    FROM (SELECT DISTINCT user_id, session_id, received_at FROM inserted) AS i
+    WHERE sessions.user_id = i.user_id AND sessions.session_id = i.session_id
+)
+SELECT idempotency_key FROM inserted
+"""
 )
 
 
@@ -81,6 +109,13 @@ def _random_uuids(count: int) -> list[uuid.UUID]:
     return ids
 
 
+def _agreed_scope(so_far: dict[str, int | None] | None, scope: dict[str, int | None]) -> dict:
+    """The scope tags a session's questions agree on; a tag they differ on is left unset."""
+    if so_far is None:
+        return {tag: scope.get(tag) for tag in _SCOPE_TAGS}
+    return {tag: value if value == scope.get(tag) else None for tag, value in so_far.items()}
+
+
 class SyncRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -88,10 +123,19 @@ class SyncRepository:
         self._postgres = engine.dialect.name == "postgresql"
         self._insert = postgresql.insert if self._postgres else sqlite.insert
 
+    def _among(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+        """`column IN values`; on PostgreSQL `= ANY(array)`: one parameter and one prepared statement
+        whatever the count, instead of a statement per count."""
+        if self._postgres:
+            return column == any_(literal(list(values), postgresql.ARRAY(column.type)))
+        return column.in_(values)
+
     async def _existing(self, conn: AsyncConnection, user_id: str, keys: Sequence[str]) -> dict[str, Stored]:
+        if not keys:
+            return {}
         result = await conn.execute(
             select(A.c.idempotency_key, A.c.server_attempt_id, A.c.session_id, A.c.fingerprint).where(
-                A.c.user_id == user_id, A.c.idempotency_key.in_(keys)
+                A.c.user_id == user_id, self._among(A.c.idempotency_key, sorted(set(keys)))
             )
         )
         return {
@@ -109,52 +153,45 @@ class SyncRepository:
         """Stores the candidates whose keys are new, in one transaction; returns every key's outcome,
         and the stored attempt of any `also_check` key (attempts refused before the store that may have
         been stored by an earlier try: those are duplicates, not rejections).
-        A user's batches take turns (advisory lock on PostgreSQL; SQLite has one writer), so copies of
-        one batch racing each other still store each attempt and each session once."""
+
+        The unique keys are the truth: sessions are created with ON CONFLICT DO NOTHING and read back,
+        attempts are inserted with ON CONFLICT DO NOTHING and only those inserted are counted. A user's
+        batches also take turns (advisory lock on PostgreSQL; SQLite has one writer), so copies of one
+        batch racing each other wait instead of doing the work twice."""
         now = datetime.now(UTC)
-        outcome: dict[str, Stored | Rejection] = {}
         async with self._engine.begin() as conn:
             if self._postgres:
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:u, 1))"), {"u": user_id}
-                )
-            outcome.update(
+                await conn.execute(_USER_LOCK, {"user_id": user_id})
+            outcome: dict[str, Stored | Rejection] = dict(
                 await self._existing(
                     conn, user_id, [c.attempt.idempotency_key for c in candidates] + list(also_check)
                 )
             )
             fresh = [c for c in candidates if c.attempt.idempotency_key not in outcome]
-            sessions = await self._sessions_for(conn, user_id, fresh, known_sessions, now)
-            new_ids = iter(_random_uuids(len(fresh)))
-            rows, answers = [], {}
-            for candidate in fresh:
+            if not fresh:
+                return outcome
+            mapping, owned = await self._sessions_for(conn, user_id, fresh, known_sessions, now)
+            rows = []
+            for candidate, attempt_id in zip(fresh, _random_uuids(len(fresh)), strict=True):
                 attempt = candidate.attempt
-                session_id = sessions.get(attempt.offline_session_id or attempt.session_id or "")
-                if session_id is None:
-                    outcome[attempt.idempotency_key] = Rejection(
-                        "SESSION_NOT_FOUND", "session_id: no such session of this user"
-                    )
+                if attempt.offline_session_id:
+                    session_id = mapping[attempt.offline_session_id]
+                elif attempt.session_id in owned:
+                    session_id = attempt.session_id
+                else:
+                    outcome[attempt.idempotency_key] = SESSION_NOT_FOUND
                     continue
-                server_attempt_id = next(new_ids)
-                rows.append(self._attempt_row(user_id, candidate, server_attempt_id, session_id, now))
-                answer = self._answer_row(user_id, candidate, server_attempt_id, session_id, now)
-                best = answers.get((session_id, attempt.question_id))
-                if best is None or (answer["answered_at"], answer["idempotency_key"]) > (
-                    best["answered_at"],
-                    best["idempotency_key"],
-                ):
-                    answers[(session_id, attempt.question_id)] = answer
-                outcome[attempt.idempotency_key] = Stored(
-                    str(server_attempt_id), session_id, attempt.fingerprint, True
-                )
+                rows.append(self._attempt_row(user_id, candidate, attempt_id, session_id, now))
             if rows:
-                await self._insert_attempts(conn, rows)
-                await self._count_answers(conn, list(answers.values()))
-                await conn.execute(
-                    update(S)
-                    .where(S.c.user_id == user_id, S.c.session_id.in_({r["session_id"] for r in rows}))
-                    .values(updated_at=now)
-                )
+                inserted = await self._insert_counted(conn, user_id, rows, now)
+                for row in rows:
+                    if row["idempotency_key"] in inserted:
+                        outcome[row["idempotency_key"]] = Stored(
+                            str(row["server_attempt_id"]), str(row["session_id"]), row["fingerprint"], True
+                        )
+                # Keys a concurrent batch stored after our read (only possible without the lock).
+                lost = [row["idempotency_key"] for row in rows if row["idempotency_key"] not in inserted]
+                outcome.update(await self._existing(conn, user_id, lost))
         return outcome
 
     async def _sessions_for(
@@ -164,78 +201,115 @@ class SyncRepository:
         fresh: Sequence[Candidate],
         known: dict[str, str],
         now: datetime,
-    ) -> dict[str, str]:
-        """Reference (offline or server session id) → server session id, creating the offline sessions
-        not seen before. A new session takes its scope from its first question, ACTIVE, TUTOR mode."""
-        found = {ref: known[ref] for c in fresh if (ref := c.attempt.offline_session_id) and ref in known}
-        offline = {c.attempt.offline_session_id: c for c in reversed(fresh) if c.attempt.offline_session_id}
-        missing = [uuid.UUID(o) for o in offline if o not in found]
-        if missing:
-            for row in await conn.execute(
-                select(S.c.offline_session_id, S.c.session_id).where(
-                    S.c.user_id == user_id, S.c.offline_session_id.in_(missing)
-                )
-            ):
-                found[str(row.offline_session_id)] = str(row.session_id)
-        new = [
-            {
-                "user_id": user_id,
-                "session_id": uuid.uuid4(),
-                "offline_session_id": uuid.UUID(o),
-                "status": "ACTIVE",
-                "mode": "TUTOR",
-                **c.scope,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for o, c in offline.items()
-            if o not in found
-        ]
-        if new:
-            await conn.execute(self._insert(S), new)
-            found.update({str(r["offline_session_id"]): str(r["session_id"]) for r in new})
-        server = {c.attempt.session_id for c in fresh if c.attempt.session_id}
+    ) -> tuple[dict[str, str], set[str]]:
+        """Offline session id → server session id, creating the sessions not seen before (INSERT … ON
+        CONFLICT DO NOTHING, then read back the ones that existed); and which of the server session ids
+        referenced are this user's. A new session starts ACTIVE in TUTOR mode, with the scope its
+        questions in this batch agree on."""
+        mapping: dict[str, str] = {}
+        scopes: dict[str, dict[str, int | None]] = {}
+        for candidate in fresh:
+            offline = candidate.attempt.offline_session_id
+            if offline and offline in known:
+                mapping[offline] = known[offline]
+            elif offline:
+                scopes[offline] = _agreed_scope(scopes.get(offline), candidate.scope)
+        if scopes:
+            created = await conn.execute(
+                self._insert(S).on_conflict_do_nothing().returning(S.c.offline_session_id, S.c.session_id),
+                [
+                    {
+                        "user_id": user_id,
+                        "session_id": session_id,
+                        "offline_session_id": uuid.UUID(offline),
+                        "status": "ACTIVE",
+                        "mode": "TUTOR",
+                        **scope,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for (offline, scope), session_id in zip(
+                        scopes.items(), _random_uuids(len(scopes)), strict=True
+                    )
+                ],
+            )
+            mapping.update({str(r.offline_session_id): str(r.session_id) for r in created})
+        existed = [o for o in scopes if o not in mapping]
+        server = sorted({c.attempt.session_id for c in fresh if c.attempt.session_id})
+        owned: set[str] = set()
+        if existed or server:
+            found, owned = await self._read_sessions(conn, user_id, existed, server)
+            mapping.update(found)
+        return mapping, owned
+
+    async def _read_sessions(
+        self, conn: AsyncConnection, user_id: str, offline: Sequence[str], server: Sequence[str]
+    ) -> tuple[dict[str, str], set[str]]:
+        """One read: the sessions of these offline ids, and which of these server ids exist."""
+        wanted = []
+        if offline:
+            wanted.append(self._among(S.c.offline_session_id, [uuid.UUID(o) for o in offline]))
         if server:
-            for row in await conn.execute(
-                select(S.c.session_id).where(
-                    S.c.user_id == user_id, S.c.session_id.in_([uuid.UUID(s) for s in server])
-                )
-            ):
-                found[str(row.session_id)] = str(row.session_id)
-        return found
+            wanted.append(self._among(S.c.session_id, [uuid.UUID(s) for s in server]))
+        mapping, owned = {}, set()
+        for row in await conn.execute(
+            select(S.c.offline_session_id, S.c.session_id).where(S.c.user_id == user_id, or_(*wanted))
+        ):
+            session_id = str(row.session_id)
+            if row.offline_session_id is not None and str(row.offline_session_id) in offline:
+                mapping[str(row.offline_session_id)] = session_id
+            if session_id in server:
+                owned.add(session_id)
+        return mapping, owned
 
-    async def _insert_attempts(self, conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    async def _insert_counted(
+        self, conn: AsyncConnection, user_id: str, rows: list[dict[str, Any]], now: datetime
+    ) -> set[str]:
+        """Inserts the attempts that are new and counts those in their sessions; returns their keys."""
         if self._postgres:
-            await conn.execute(_PG_INSERT_ATTEMPTS, _attempt_params(rows))
-        else:
-            await conn.execute(self._insert(A).on_conflict_do_nothing(), rows)
-
-    async def _count_answers(self, conn: AsyncConnection, answers: list[dict[str, Any]]) -> None:
-        """Each question counts once per session: the answer with the latest answered_at (ties: the
-        larger idempotency key, so arrival order never matters)."""
-        if not answers:
-            return
-        if self._postgres:
-            await conn.execute(_PG_UPSERT_ANSWERS, _answer_params(answers))
-            return
-        statement = self._insert(SA)
-        statement = statement.on_conflict_do_update(
-            index_elements=["user_id", "session_id", "question_id"],
-            set_={
-                c: statement.excluded[c]
-                for c in (
-                    "server_attempt_id",
-                    "idempotency_key",
-                    "selected_option_index",
-                    "is_correct",
-                    "answered_at",
-                    "answered_at_text",
-                )
-            },
-            where=tuple_(statement.excluded.answered_at, statement.excluded.idempotency_key)
-            > tuple_(SA.c.answered_at, SA.c.idempotency_key),
+            return {r.idempotency_key for r in await conn.execute(_PG_STORE, _attempt_params(rows))}
+        result = await conn.execute(
+            self._insert(A).on_conflict_do_nothing().returning(A.c.idempotency_key), rows
         )
-        await conn.execute(statement, answers)
+        inserted = {r.idempotency_key for r in result}
+        counting: dict[tuple[Any, str], dict[str, Any]] = {}
+        for row in rows:
+            if row["idempotency_key"] not in inserted:
+                continue
+            place = (row["session_id"], row["question_id"])
+            best = counting.get(place)
+            if best is None or (row["answered_at"], row["idempotency_key"]) > (
+                best["answered_at"],
+                best["idempotency_key"],
+            ):
+                counting[place] = row
+        if counting:
+            statement = self._insert(SA)
+            statement = statement.on_conflict_do_update(
+                index_elements=["user_id", "session_id", "question_id"],
+                set_={field: statement.excluded[field] for field in _ANSWER_FIELDS},
+                where=tuple_(statement.excluded.answered_at, statement.excluded.idempotency_key)
+                > tuple_(SA.c.answered_at, SA.c.idempotency_key),
+            )
+            await conn.execute(
+                statement,
+                [
+                    {
+                        "user_id": row["user_id"],
+                        "session_id": row["session_id"],
+                        "question_id": row["question_id"],
+                        **{field: row[field] for field in _ANSWER_FIELDS},
+                        "first_answered_at": row["received_at"],
+                    }
+                    for row in counting.values()
+                ],
+            )
+            await conn.execute(
+                update(S)
+                .where(S.c.user_id == user_id, S.c.session_id.in_({s for s, _ in counting}))
+                .values(updated_at=now)
+            )
+        return inserted
 
     @staticmethod
     def _attempt_row(
@@ -247,34 +321,16 @@ class SyncRepository:
             "idempotency_key": a.idempotency_key,
             "server_attempt_id": attempt_id,
             "session_id": uuid.UUID(session_id),
-            "client_attempt_id": a.source.client_attempt_id,
+            "client_attempt_id": a.client_attempt_id,
             "question_id": a.question_id,
             "selected_option_index": a.source.selected_option_index,
             "answered_at_text": a.source.answered_at,
-            "answered_at": a.answered_at.astimezone(UTC),
+            "answered_at": a.answered_at,
             "payload_hash": a.source.payload_hash,
             "fingerprint": a.fingerprint,
             "package_id": a.package_id,
             "is_correct": c.is_correct,
             "received_at": now,
-        }
-
-    @staticmethod
-    def _answer_row(
-        user_id: str, c: Candidate, attempt_id: uuid.UUID, session_id: str, now: datetime
-    ) -> dict:
-        a = c.attempt
-        return {
-            "user_id": user_id,
-            "session_id": uuid.UUID(session_id),
-            "question_id": a.question_id,
-            "server_attempt_id": attempt_id,
-            "idempotency_key": a.idempotency_key,
-            "selected_option_index": a.source.selected_option_index,
-            "is_correct": c.is_correct,
-            "answered_at": a.answered_at.astimezone(UTC),
-            "answered_at_text": a.source.answered_at,
-            "first_answered_at": now,
         }
 
     async def session(self, user_id: str, session_id: uuid.UUID) -> SessionView | None:
@@ -313,7 +369,7 @@ class SyncRepository:
         async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(A.c.idempotency_key, A.c.server_attempt_id, A.c.session_id).where(
-                    A.c.user_id == user_id, A.c.idempotency_key.in_(set(keys))
+                    A.c.user_id == user_id, self._among(A.c.idempotency_key, sorted(set(keys)))
                 )
             )
             return {row.idempotency_key: (str(row.server_attempt_id), str(row.session_id)) for row in result}

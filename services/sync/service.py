@@ -9,7 +9,7 @@ import grpc
 from services.runtime.server import Runtime, ServiceSpec
 from services.sync.app import SyncApp, SyncMetrics
 from services.sync.cache import SyncCache
-from services.sync.questions import QuestionSource
+from services.sync.questions import CHANNEL_OPTIONS, QuestionSource
 from services.sync.repository import SyncRepository
 from services.sync.servicer import SyncServicer
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
@@ -17,7 +17,8 @@ from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
     metrics = SyncMetrics(runtime.registry)
-    channel = grpc.aio.insecure_channel(runtime.settings.packages_address)  # sync → packages, gRPC only
+    # sync → packages, gRPC only; the channel lives as long as the server.
+    channel = grpc.aio.insecure_channel(runtime.settings.packages_address, options=CHANNEL_OPTIONS)
     runtime.closers.append(channel.close)
     app = SyncApp(
         SyncRepository(runtime.engine),

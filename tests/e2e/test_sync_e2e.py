@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -103,3 +104,56 @@ def test_someone_elses_session_is_404(http, bearer, seed_question):
     [acked] = http.post("/api/v1/sync/attempts:batch", json=seed_body(), headers=owner).json()["results"]
     response = http.get(f"/api/v1/sync/sessions/{acked['server_session_id']}", headers=bearer("intruder"))
     assert_json_error(response, 404)
+
+
+def _attempts(count: int) -> list[dict]:
+    offline = str(uuid.uuid4())
+    attempts = []
+    for n in range(count):
+        answered_at = f"2026-01-28T10:{n // 60:02d}:{n % 60:02d}Z"
+        attempts.append(
+            {
+                "client_attempt_id": str(uuid.uuid4()),
+                "idempotency_key": str(uuid.uuid4()),
+                "offline_session_id": offline,
+                "question_id": SEED_QUESTION,
+                "selected_option_index": n % 4,
+                "answered_at": answered_at,
+                "payload_hash": payload_hash(answered_at, SEED_QUESTION, n % 4),
+            }
+        )
+    return attempts
+
+
+def test_a_hundred_attempts_are_acked_and_the_question_counts_once(http, bearer, seed_question):
+    headers = bearer(f"phone-user-{uuid.uuid4().hex[:8]}")
+    response = http.post("/api/v1/sync/attempts:batch", json={"attempts": _attempts(100)}, headers=headers)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["acked"] * 100
+    session = http.get(f"/api/v1/sync/sessions/{results[0]['server_session_id']}", headers=headers).json()
+    # One question answered 100 times: it counts once, with the latest answer (10:01:39, option 3).
+    assert session["answered_count"] == 1
+    assert session["answers"][0]["answered_at"] == "2026-01-28T10:01:39Z"
+    assert session.get("correct_count", 0) == 0  # the correct option is 2
+
+
+def test_packages_down_is_503_json_and_sync_recovers_within_seconds(http, bearer, seed_question, stack):
+    headers = bearer(f"phone-user-{uuid.uuid4().hex[:8]}")
+    body = {"attempts": _attempts(3)}
+    stack.stop_service("packages")
+    try:
+        for _ in range(6):  # long enough for gRPC's default reconnect backoff to grow past 4 s
+            response = http.post("/api/v1/sync/attempts:batch", json=body, headers=headers)
+            assert_json_error(response, 503)
+            time.sleep(1)
+    finally:
+        stack.start_service("packages")
+    deadline = time.monotonic() + 3  # reconnect backoff is capped at 1 s
+    while (
+        retried := http.post("/api/v1/sync/attempts:batch", json=body, headers=headers)
+    ).status_code == 503:
+        assert time.monotonic() < deadline, "sync still unavailable after packages came back"
+        time.sleep(0.2)
+    assert retried.status_code == 200, retried.text
+    assert [r["status"] for r in retried.json()["results"]] == ["acked"] * 3

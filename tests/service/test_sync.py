@@ -179,7 +179,7 @@ async def test_a_hundred_attempts_are_accepted(sync_stub, metadata, bank):
 
 
 async def test_concurrent_identical_batches_store_once_and_score_once(sync_stub, make_token, bank):
-    for trial in range(5):
+    for trial in range(20):
         metadata = auth(make_token(f"racer-{uuid.uuid4().hex[:8]}"))
         offline = str(uuid.uuid4())
         batch = [attempt(q.question_id, 1, offline) for q in bank]
@@ -295,3 +295,122 @@ async def test_a_retry_stays_a_duplicate_after_the_bank_question_changed(
     assert (retried.status, retried.server_attempt_id) == ("duplicate", acked.server_attempt_id)
     [fresh] = await sync(sync_stub, metadata, attempt(bank[3].question_id, 2))
     assert fresh.error_code == "INVALID_OPTION_INDEX"
+
+
+async def test_concurrent_batches_of_one_new_offline_session_make_one_session(sync_stub, make_token, bank):
+    for trial in range(10):
+        metadata = auth(make_token(f"racer-{uuid.uuid4().hex[:8]}"))
+        offline = str(uuid.uuid4())
+        batches = [[attempt(q.question_id, 1, offline)] for q in bank]  # different attempts, one session
+        outcomes = await asyncio.gather(*(sync(sync_stub, metadata, *batch) for batch in batches))
+        assert [r.status for [r] in outcomes] == ["acked"] * len(bank), trial
+        sessions = {r.server_session_id for [r] in outcomes}
+        assert len(sessions) == 1, trial
+        view = await session(sync_stub, metadata, sessions.pop())
+        assert (view.answered_count, view.correct_count) == (len(bank), len(bank))
+
+
+async def test_the_latest_answer_is_chosen_by_instant_not_by_text(sync_stub, metadata, bank):
+    offline = str(uuid.uuid4())
+    question = bank[0].question_id
+    # 12:00+05:00 is 07:00Z: earlier than 08:00Z although its text sorts later.
+    [late_wrong] = await sync(sync_stub, metadata, attempt(question, 2, offline, "2026-01-28T08:00:00Z"))
+    await sync(sync_stub, metadata, attempt(question, 1, offline, "2026-01-28T12:00:00+05:00"))
+    view = await session(sync_stub, metadata, late_wrong.server_session_id)
+    assert (view.answered_count, view.correct_count) == (1, 0)
+    assert view.answers[0].answered_at == "2026-01-28T08:00:00Z"
+
+
+async def test_unstorable_fields_are_rejected_and_never_fail_the_batch(sync_stub, metadata, bank):
+    question = bank[0].question_id
+    long_time = "2026-01-28T10:00:00." + "1" * 44 + "Z"
+    results = await sync(
+        sync_stub,
+        metadata,
+        attempt(question, answered_at="0001-01-01T00:00:00+01:00"),
+        attempt(question, answered_at=long_time),
+        attempt(question, client_attempt_id="urn:uuid:123E4567-E89B-12D3-A456-426614174000"),
+        attempt(bank[1].question_id),
+    )
+    assert [(r.status, r.error_code) for r in results] == [
+        ("rejected", "INVALID_FIELD"),
+        ("rejected", "INVALID_FIELD"),
+        ("acked", ""),
+        ("acked", ""),
+    ]
+    assert results[2].client_attempt_id == "urn:uuid:123E4567-E89B-12D3-A456-426614174000"  # as sent
+
+
+async def test_a_subject_too_long_to_store_is_invalid_argument(sync_stub, make_token, bank):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sync(sync_stub, auth(make_token("u" * 129)), attempt(bank[0].question_id))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_info(caught.value).metadata["field"] == "sub"
+
+
+async def test_an_offline_id_equal_to_a_server_session_id_is_still_its_own_session(sync_stub, metadata, bank):
+    """Offline ids and server ids live apart: with Redis or without, the same offline id always
+    lands in the same session."""
+    [first] = await sync(sync_stub, metadata, attempt(bank[0].question_id))
+    server = first.server_session_id
+    by_offline, by_server = await sync(
+        sync_stub,
+        metadata,
+        attempt(bank[1].question_id, offline=server),
+        attempt(bank[2].question_id, session_id=server),
+    )
+    assert by_server.server_session_id == server
+    assert by_offline.server_session_id != server
+    [again] = await sync(sync_stub, metadata, attempt(bank[3].question_id, offline=server))
+    assert again.server_session_id == by_offline.server_session_id
+
+
+async def test_a_new_session_takes_the_scope_its_questions_agree_on(
+    sync_stub, packages_stub, make_token, metadata
+):
+    block = random.randint(10_000, 2**40)
+    questions = [
+        pres.Question(
+            question_id=str(uuid.uuid4()),
+            stem=f"Q{theme}?",
+            options=["a", "b"],
+            correct_index=0,
+            year_id=3,
+            block_id=block,
+            theme_id=theme,
+        )
+        for theme in (11, 12)
+    ]
+    await packages_stub.BatchCreateQuestions(
+        ppb.BatchCreateQuestionsRequest(questions=questions),
+        metadata=auth(make_token("admin", roles=["admin"])),
+    )
+    offline = str(uuid.uuid4())
+    results = await sync(sync_stub, metadata, *(attempt(q.question_id, 0, offline) for q in questions))
+    view = await session(sync_stub, metadata, results[0].server_session_id)
+    assert (view.year_id, view.block_id, view.HasField("theme_id")) == (3, block, False)
+    assert (view.answered_count, view.correct_count) == (2, 2)
+
+
+async def test_without_the_user_lock_the_unique_keys_still_store_once(
+    sync_stub, make_token, bank, monkeypatch
+):
+    """The per-user lock only saves work: with it gone, copies of a batch racing each other still
+    store each attempt and each session once (ON CONFLICT DO NOTHING, then read back)."""
+    from sqlalchemy import text
+
+    from services.sync import repository
+
+    monkeypatch.setattr(repository, "_USER_LOCK", text("SELECT CAST(:user_id AS text)"))
+    for trial in range(10):
+        metadata = auth(make_token(f"unlocked-{uuid.uuid4().hex[:8]}"))
+        offline = str(uuid.uuid4())
+        batch = [attempt(q.question_id, 1, offline) for q in bank]
+        outcomes = await asyncio.gather(*(sync(sync_stub, metadata, *batch) for _ in range(6)))
+        for n in range(len(batch)):
+            assert sorted(o[n].status for o in outcomes) == ["acked"] + ["duplicate"] * 5, trial
+            assert len({o[n].server_attempt_id for o in outcomes}) == 1
+        sessions = {r.server_session_id for o in outcomes for r in o}
+        assert len(sessions) == 1
+        view = await session(sync_stub, metadata, sessions.pop())
+        assert (view.answered_count, view.correct_count) == (len(bank), len(bank))

@@ -138,3 +138,23 @@ async def test_a_slow_redis_fails_open_quickly(sync_on_private_redis, private_re
     assert elapsed < 2.5, elapsed
     metrics = await scrape_metrics(sync_on_private_redis.metrics_url)
     assert metric_value(metrics, "studysync_sync_cache_total", event="fail_open") >= 1
+
+
+async def test_an_unreadable_cache_entry_is_a_miss_not_an_error(
+    sync_on_private_redis,
+    private_redis,
+    make_token,
+    bank,  # noqa: F811
+):
+    _, port = private_redis
+    stub = pb_grpc.SyncServiceStub(sync_on_private_redis.channel)
+    metadata = auth(make_token(f"learner-{uuid.uuid4().hex[:8]}"))
+    sent = attempt(bank[0].question_id)
+    [acked] = await sync(stub, metadata, sent)
+    client = redis.Redis(port=port)
+    cached = list(client.scan_iter("*:idem:*"))
+    assert cached
+    for name in cached:
+        client.set(name, "not a cached result")
+    [again] = await sync(stub, metadata, sent)
+    assert (again.status, again.server_attempt_id) == ("duplicate", acked.server_attempt_id)

@@ -97,3 +97,72 @@ def test_server_ids_are_distinct_version_4_uuids():
 def test_non_canonical_uuid_text_is_accepted_and_canonicalised():
     valid = validate_attempt(dataclasses.replace(GOOD, idempotency_key="223E4567E89B12D3A456426614174000"))
     assert valid.idempotency_key == "223e4567-e89b-12d3-a456-426614174000"
+
+
+@pytest.mark.parametrize(
+    "answered_at",
+    [
+        "0001-01-01T00:00:00+01:00",  # valid RFC 3339, but before year 1 in UTC
+        "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
+        "2026-01-28T10:00:00." + "1" * 44 + "Z",  # 65 characters: more than the stored text holds
+        "2026-01-28T10:00:00Z\n",  # the hash the client made would not cover the newline
+    ],
+)
+def test_answered_at_that_cannot_be_stored_is_an_invalid_field(answered_at):
+    attempt = dataclasses.replace(
+        GOOD, answered_at=answered_at, payload_hash=payload_hash(answered_at, GOOD.question_id, 2)
+    )
+    with pytest.raises(Rejection) as caught:
+        validate_attempt(attempt)
+    assert (caught.value.code, caught.value.message.split(":")[0]) == ("INVALID_FIELD", "answered_at")
+
+
+def test_answered_at_is_kept_as_the_utc_instant():
+    answered_at = "2026-01-28T12:00:00.5+05:00"
+    valid = validate_attempt(
+        dataclasses.replace(
+            GOOD, answered_at=answered_at, payload_hash=payload_hash(answered_at, GOOD.question_id, 2)
+        )
+    )
+    assert valid.answered_at.isoformat() == "2026-01-28T07:00:00.500000+00:00"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        " 23e4567e89b12d3a456426614174000",  # int() would read the space
+        "2_3e4567e89b12d3a456426614174000",  # and the underscore
+        "+23e4567e89b12d3a456426614174000",  # and the sign
+        "223e4567-e89b-12d3-a456-42661417400\n",
+        "223e4567-e89b-12d3-a456-426614174000\n",  # a `$` anchor lets a trailing newline through
+    ],
+)
+def test_uuids_with_whitespace_underscores_or_signs_are_invalid(spelling):
+    with pytest.raises(Rejection) as caught:
+        validate_attempt(dataclasses.replace(GOOD, idempotency_key=spelling))
+    assert caught.value.message.startswith("idempotency_key")
+
+
+def test_client_attempt_id_is_canonicalised_for_storage():
+    valid = validate_attempt(
+        dataclasses.replace(GOOD, client_attempt_id="urn:uuid:123E4567-E89B-12D3-A456-426614174000")
+    )
+    assert valid.client_attempt_id == "123e4567-e89b-12d3-a456-426614174000"
+
+
+def test_an_overlong_subject_is_an_invalid_field():
+    from services.runtime.errors import InvalidField
+    from services.sync.domain import check_user
+
+    check_user("u" * 128)
+    with pytest.raises(InvalidField) as caught:
+        check_user("u" * 129)
+    assert caught.value.field == "sub"
+
+
+def test_a_new_session_takes_the_scope_its_questions_agree_on():
+    from services.sync.repository import _agreed_scope
+
+    scope = _agreed_scope(None, {"year_id": 2, "block_id": 5, "theme_id": 7})
+    scope = _agreed_scope(scope, {"year_id": 2, "block_id": 5, "theme_id": 8})
+    assert scope == {"year_id": 2, "block_id": 5, "theme_id": None}
