@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.packages.domain import Package, PackageSummary, Question, Scope
 from services.packages.models import PackageRow, QuestionRow
-from services.runtime.db import as_utc, reader
+from services.runtime.db import among, as_utc, driver_connection, reader
 from services.runtime.errors import FailedPrecondition
 
 # The word the freeze trigger (migration 0001) puts in its error, on PostgreSQL and SQLite alike.
@@ -38,6 +39,13 @@ SUMMARY_COLUMNS = (
     P.c.question_count,
     P.c.published_at,
     P.c.updated_at,
+)
+
+
+# Columns in Question's field order; options (JSON) as text for json.loads.
+_QUESTIONS_BY_ID = (
+    "SELECT question_id::text, stem, options::text, correct_index, explanation, program, year_id, block_id,"
+    " theme_id, updated_at FROM questions WHERE question_id = ANY($1::uuid[])"
 )
 
 
@@ -131,10 +139,18 @@ class PackagesRepository:
         return [Question(**{**q.__dict__, "updated_at": now}) for q in questions]
 
     async def questions_by_id(self, ids: Sequence[str]) -> dict[str, Question]:
+        """Bank questions by id (canonical UUID text). Sync asks this once per batch, so on PostgreSQL
+        it is one prepared statement on the driver."""
         if not ids:
             return {}
+        if self._postgres:
+            async with driver_connection(self._engine) as conn:
+                rows = await conn.fetch(_QUESTIONS_BY_ID, ids)
+            return {row[0]: Question(row[0], row[1], json.loads(row[2]), *row[3:]) for row in rows}
         async with self._reader.connect() as conn:
-            result = await conn.execute(select(Q).where(Q.c.question_id.in_([uuid.UUID(i) for i in ids])))
+            result = await conn.execute(
+                select(Q).where(among(self._engine, Q.c.question_id, [uuid.UUID(i) for i in ids]))
+            )
             return {str(row.question_id): _question(row) for row in result}
 
     async def bank_matching(self, scope: Scope) -> list[Question]:

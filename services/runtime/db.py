@@ -6,13 +6,17 @@ schema-free and the same code runs on SQLite.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, TextClause, event, text
+import asyncpg
+from sqlalchemy import ColumnElement, Table, TextClause, any_, event, literal, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -28,8 +32,11 @@ def create_engine(url: str, schema: str) -> AsyncEngine:
         return engine
     return create_async_engine(
         url,
-        pool_size=int(os.environ.get("STUDYSYNC_DB_POOL_SIZE", "20")),
-        max_overflow=10,
+        # A fixed pool: requests beyond it wait for a connection (cheap) instead of opening overflow
+        # connections that are closed again on return (a connect per request under load), and
+        # processes × pool stays under PostgreSQL's max_connections (100 by default).
+        pool_size=int(os.environ.get("STUDYSYNC_DB_POOL_SIZE", "10")),
+        max_overflow=0,
         # No pre-ping: it costs a round trip per transaction. A dead connection fails that request
         # as UNAVAILABLE (the client retries; every write is idempotent) and the pool replaces it.
         pool_recycle=1800,
@@ -90,6 +97,14 @@ _PG_ARRAY_TYPES = {
 }
 
 
+def among(engine: AsyncEngine, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter and one prepared statement
+    whatever the count, where IN renders a statement per count."""
+    if engine.dialect.name == "postgresql":
+        return column == any_(literal(list(values), postgresql.ARRAY(column.type)))
+    return column.in_(values)
+
+
 def unnest_insert(table: Table, suffix: str = "") -> tuple[TextClause, Callable[[list[dict]], dict]]:
     """PostgreSQL: `INSERT INTO table SELECT * FROM unnest(col arrays…) <suffix>` and a function that turns
     rows into its parameters. One parameter per column instead of one per value: the driver encodes
@@ -104,3 +119,31 @@ def unnest_insert(table: Table, suffix: str = "") -> tuple[TextClause, Callable[
         return {c.name: [row[c.name] for row in rows] for c in columns}
 
     return statement, params
+
+
+# SQLSTATE classes that mean "try again": connection exception, transaction rollback (deadlock,
+# serialization), insufficient resources, operator intervention (shutdown, terminated backend), system.
+_RETRYABLE_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
+
+
+def is_transient_driver_error(error: BaseException) -> bool:
+    """An asyncpg error that may succeed on retry (raised where the driver is used directly)."""
+    if isinstance(error, asyncpg.PostgresError):
+        return (error.sqlstate or "")[:2] in _RETRYABLE_SQLSTATE_CLASSES
+    return isinstance(error, asyncpg.InterfaceError | OSError | asyncio.TimeoutError)
+
+
+@asynccontextmanager
+async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """The asyncpg connection under a pooled connection, for hot paths where SQLAlchemy's per-statement
+    work shows in profiles. The pool stays SQLAlchemy's. After anything but an error the server reported
+    (a broken connection, a cancelled or timed-out command) the connection's state is unknown: it is
+    dropped from the pool rather than handed to the next request."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        try:
+            yield raw.driver_connection
+        except BaseException as error:
+            if not isinstance(error, asyncpg.PostgresError) or raw.driver_connection.is_closed():
+                await conn.invalidate()
+            raise

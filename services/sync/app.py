@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import Counter as MetricCounter
 
 from services.runtime.auth import Principal
 from services.runtime.errors import NotFound
@@ -19,18 +21,20 @@ from services.sync.domain import (
     REJECTED,
     AttemptInput,
     AttemptResult,
+    Candidate,
     Rejection,
+    Stored,
     ValidAttempt,
 )
 from services.sync.questions import QuestionSource
-from services.sync.repository import Candidate, SessionView, Stored, SyncRepository
+from services.sync.repository import SessionView, SyncRepository
 
 REUSED = Rejection("IDEMPOTENCY_KEY_REUSED", "idempotency_key: already used for a different attempt")
 
 
 class SyncMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.attempts = Counter(
+        self.attempts = MetricCounter(
             "studysync_sync_attempts",
             "Attempts by status and rejection reason.",
             ["status", "reason"],
@@ -42,13 +46,13 @@ class SyncMetrics:
             buckets=(1, 5, 10, 25, 50, 100),
             registry=registry,
         )
-        self.cache = Counter(
+        self.cache = MetricCounter(
             "studysync_sync_cache",
             "Redis idempotency cache: hit, miss, fail_open.",
             ["event"],
             registry=registry,
         )
-        self.session_mappings = Counter(
+        self.session_mappings = MetricCounter(
             "studysync_sync_session_mappings",
             "Offline session ids resolved, by source (cache / database).",
             ["source"],
@@ -198,8 +202,8 @@ class SyncApp:
         outcome: dict[str, Stored | Rejection],
     ) -> None:
         self._metrics.batch_size.observe(len(results))
-        for result in results:
-            self._metrics.attempts.labels(result.status, result.error_code or "").inc()
+        for (status, reason), count in Counter((r.status, r.error_code or "") for r in results).items():
+            self._metrics.attempts.labels(status, reason).inc(count)
         now = datetime.now(UTC)
         for key, attempt in first.items():
             stored = outcome.get(key)

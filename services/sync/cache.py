@@ -14,7 +14,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from services.sync.repository import Stored
+from services.sync.domain import Stored
 
 log = logging.getLogger("studysync.sync.cache")
 TTL_SECONDS = 7 * 24 * 3600

@@ -57,6 +57,28 @@ class Rejection(Exception):
     message: str
 
 
+SESSION_NOT_FOUND = Rejection("SESSION_NOT_FOUND", "session_id: no such session of this user")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A new attempt ready to store: validated, scored, with its question's scope tags."""
+
+    attempt: ValidAttempt
+    is_correct: bool
+    scope: dict[str, int | None]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An attempt as stored: its server ids, its fingerprint, and whether this request stored it."""
+
+    server_attempt_id: str
+    session_id: str
+    fingerprint: str
+    is_new: bool
+
+
 @dataclass(frozen=True)
 class AttemptResult:
     client_attempt_id: str

@@ -1,4 +1,5 @@
-"""Storage of sessions and attempts: one transaction per batch, set-based statements inside it."""
+"""Storage of sessions and attempts: one transaction per batch, set-based statements inside it.
+PostgreSQL stores a batch with one statement on the driver (pg_store); SQLite with a few here."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, literal, or_, select, text, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.runtime.db import as_utc, reader, unnest_insert
-from services.sync.domain import Rejection, ValidAttempt
+from services.runtime.db import among, as_utc, reader
+from services.sync import pg_store
+from services.sync.domain import SESSION_NOT_FOUND, Candidate, Rejection, Stored
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
 
 A = AttemptRow.__table__
 S = SessionRow.__table__
 SA = SessionAnswerRow.__table__
 
-SESSION_NOT_FOUND = Rejection("SESSION_NOT_FOUND", "session_id: no such session of this user")
 _ANSWER_FIELDS = (
     "server_attempt_id",
     "idempotency_key",
@@ -31,57 +32,6 @@ _ANSWER_FIELDS = (
     "answered_at_text",
 )
 _SCOPE_TAGS = ("year_id", "block_id", "theme_id")
-# A user's batches take turns; other users' batches never wait (a hash collision only costs a wait).
-_USER_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:user_id, 1))")
-_pg_insert_attempts, _attempt_params = unnest_insert(
-    A,
-    "ON CONFLICT DO NOTHING RETURNING user_id, session_id, question_id, received_at, "
-    + ", ".join(_ANSWER_FIELDS),
-)
-# PostgreSQL, one statement: store the attempts, count each inserted one in its session (per question
-# the latest answered_at wins, ties to the larger key, so arrival order never matters) and touch the
-# sessions. Only attempts this statement inserted are counted.
-_PG_STORE = text(
-    f"""
-WITH inserted AS ({_pg_insert_attempts.text}),
-counting AS (
-    SELECT DISTINCT ON (session_id, question_id) * FROM inserted
-    ORDER BY session_id, question_id, answered_at DESC, idempotency_key DESC
-),
-answers AS (
-    INSERT INTO session_answers (user_id, session_id, question_id, {", ".join(_ANSWER_FIELDS)},
-                                 first_answered_at)
-    SELECT user_id, session_id, question_id, {", ".join(_ANSWER_FIELDS)}, received_at FROM counting
-    ON CONFLICT (user_id, session_id, question_id) DO UPDATE SET
-        {", ".join(f"{f} = EXCLUDED.{f}" for f in _ANSWER_FIELDS)}
-    WHERE (EXCLUDED.answered_at, EXCLUDED.idempotency_key)
-        > (session_answers.answered_at, session_answers.idempotency_key)
-),
-touched AS (
-    UPDATE sessions SET updated_at = i.received_at
-    FROM (SELECT DISTINCT user_id, session_id, received_at FROM inserted) AS i
-    WHERE sessions.user_id = i.user_id AND sessions.session_id = i.session_id
-)
-SELECT idempotency_key FROM inserted
-"""
-)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A new attempt ready to store: validated, scored, with its question's scope tags."""
-
-    attempt: ValidAttempt
-    is_correct: bool
-    scope: dict[str, int | None]
-
-
-@dataclass(frozen=True)
-class Stored:
-    server_attempt_id: str
-    session_id: str
-    fingerprint: str
-    is_new: bool
 
 
 @dataclass(frozen=True)
@@ -109,6 +59,19 @@ def _random_uuids(count: int) -> list[uuid.UUID]:
     return ids
 
 
+def _new_session_scopes(
+    candidates: Sequence[Candidate], known: dict[str, str]
+) -> dict[str, dict[str, int | None]]:
+    """The scope of each offline session not known yet, should it need creating: the tags its
+    questions in this batch agree on."""
+    scopes: dict[str, dict[str, int | None]] = {}
+    for candidate in candidates:
+        offline = candidate.attempt.offline_session_id
+        if offline and offline not in known:
+            scopes[offline] = _agreed_scope(scopes.get(offline), candidate.scope)
+    return scopes
+
+
 def _agreed_scope(so_far: dict[str, int | None] | None, scope: dict[str, int | None]) -> dict:
     """The scope tags a session's questions agree on; a tag they differ on is left unset."""
     if so_far is None:
@@ -121,21 +84,13 @@ class SyncRepository:
         self._engine = engine
         self._reader = reader(engine)
         self._postgres = engine.dialect.name == "postgresql"
-        self._insert = postgresql.insert if self._postgres else sqlite.insert
-
-    def _among(self, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-        """`column IN values`; on PostgreSQL `= ANY(array)`: one parameter and one prepared statement
-        whatever the count, instead of a statement per count."""
-        if self._postgres:
-            return column == any_(literal(list(values), postgresql.ARRAY(column.type)))
-        return column.in_(values)
 
     async def _existing(self, conn: AsyncConnection, user_id: str, keys: Sequence[str]) -> dict[str, Stored]:
         if not keys:
             return {}
         result = await conn.execute(
             select(A.c.idempotency_key, A.c.server_attempt_id, A.c.session_id, A.c.fingerprint).where(
-                A.c.user_id == user_id, self._among(A.c.idempotency_key, sorted(set(keys)))
+                A.c.user_id == user_id, among(self._engine, A.c.idempotency_key, sorted(set(keys)))
             )
         )
         return {
@@ -159,9 +114,12 @@ class SyncRepository:
         batches also take turns (advisory lock on PostgreSQL; SQLite has one writer), so copies of one
         batch racing each other wait instead of doing the work twice."""
         now = datetime.now(UTC)
+        if self._postgres:
+            scopes = _new_session_scopes(candidates, known_sessions)
+            return await pg_store.store(
+                self._engine, user_id, candidates, known_sessions, also_check, scopes, now
+            )
         async with self._engine.begin() as conn:
-            if self._postgres:
-                await conn.execute(_USER_LOCK, {"user_id": user_id})
             outcome: dict[str, Stored | Rejection] = dict(
                 await self._existing(
                     conn, user_id, [c.attempt.idempotency_key for c in candidates] + list(also_check)
@@ -189,9 +147,6 @@ class SyncRepository:
                         outcome[row["idempotency_key"]] = Stored(
                             str(row["server_attempt_id"]), str(row["session_id"]), row["fingerprint"], True
                         )
-                # Keys a concurrent batch stored after our read (only possible without the lock).
-                lost = [row["idempotency_key"] for row in rows if row["idempotency_key"] not in inserted]
-                outcome.update(await self._existing(conn, user_id, lost))
         return outcome
 
     async def _sessions_for(
@@ -206,17 +161,13 @@ class SyncRepository:
         CONFLICT DO NOTHING, then read back the ones that existed); and which of the server session ids
         referenced are this user's. A new session starts ACTIVE in TUTOR mode, with the scope its
         questions in this batch agree on."""
-        mapping: dict[str, str] = {}
-        scopes: dict[str, dict[str, int | None]] = {}
-        for candidate in fresh:
-            offline = candidate.attempt.offline_session_id
-            if offline and offline in known:
-                mapping[offline] = known[offline]
-            elif offline:
-                scopes[offline] = _agreed_scope(scopes.get(offline), candidate.scope)
+        mapping = {
+            offline: known[offline] for c in fresh if (offline := c.attempt.offline_session_id) in known
+        }
+        scopes = _new_session_scopes(fresh, known)
         if scopes:
             created = await conn.execute(
-                self._insert(S).on_conflict_do_nothing().returning(S.c.offline_session_id, S.c.session_id),
+                sqlite.insert(S).on_conflict_do_nothing().returning(S.c.offline_session_id, S.c.session_id),
                 [
                     {
                         "user_id": user_id,
@@ -248,9 +199,9 @@ class SyncRepository:
         """One read: the sessions of these offline ids, and which of these server ids exist."""
         wanted = []
         if offline:
-            wanted.append(self._among(S.c.offline_session_id, [uuid.UUID(o) for o in offline]))
+            wanted.append(among(self._engine, S.c.offline_session_id, [uuid.UUID(o) for o in offline]))
         if server:
-            wanted.append(self._among(S.c.session_id, [uuid.UUID(s) for s in server]))
+            wanted.append(among(self._engine, S.c.session_id, [uuid.UUID(s) for s in server]))
         mapping, owned = {}, set()
         for row in await conn.execute(
             select(S.c.offline_session_id, S.c.session_id).where(S.c.user_id == user_id, or_(*wanted))
@@ -266,10 +217,8 @@ class SyncRepository:
         self, conn: AsyncConnection, user_id: str, rows: list[dict[str, Any]], now: datetime
     ) -> set[str]:
         """Inserts the attempts that are new and counts those in their sessions; returns their keys."""
-        if self._postgres:
-            return {r.idempotency_key for r in await conn.execute(_PG_STORE, _attempt_params(rows))}
         result = await conn.execute(
-            self._insert(A).on_conflict_do_nothing().returning(A.c.idempotency_key), rows
+            sqlite.insert(A).on_conflict_do_nothing().returning(A.c.idempotency_key), rows
         )
         inserted = {r.idempotency_key for r in result}
         counting: dict[tuple[Any, str], dict[str, Any]] = {}
@@ -284,7 +233,7 @@ class SyncRepository:
             ):
                 counting[place] = row
         if counting:
-            statement = self._insert(SA)
+            statement = sqlite.insert(SA)
             statement = statement.on_conflict_do_update(
                 index_elements=["user_id", "session_id", "question_id"],
                 set_={field: statement.excluded[field] for field in _ANSWER_FIELDS},
@@ -369,7 +318,7 @@ class SyncRepository:
         async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(A.c.idempotency_key, A.c.server_attempt_id, A.c.session_id).where(
-                    A.c.user_id == user_id, self._among(A.c.idempotency_key, sorted(set(keys)))
+                    A.c.user_id == user_id, among(self._engine, A.c.idempotency_key, sorted(set(keys)))
                 )
             )
             return {row.idempotency_key: (str(row.server_attempt_id), str(row.session_id)) for row in result}

@@ -397,11 +397,9 @@ async def test_without_the_user_lock_the_unique_keys_still_store_once(
 ):
     """The per-user lock only saves work: with it gone, copies of a batch racing each other still
     store each attempt and each session once (ON CONFLICT DO NOTHING, then read back)."""
-    from sqlalchemy import text
+    from services.sync import pg_store
 
-    from services.sync import repository
-
-    monkeypatch.setattr(repository, "_USER_LOCK", text("SELECT CAST(:user_id AS text)"))
+    monkeypatch.setattr(pg_store, "USER_LOCK", "SELECT CAST($1 AS text)")
     for trial in range(10):
         metadata = auth(make_token(f"unlocked-{uuid.uuid4().hex[:8]}"))
         offline = str(uuid.uuid4())

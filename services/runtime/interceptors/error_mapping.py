@@ -17,6 +17,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from sqlalchemy import exc as sa_exc
 
+from services.runtime.db import is_transient_driver_error
 from services.runtime.errors import DomainError
 from services.runtime.interceptors import UnaryBehavior, UnaryInterceptor
 from services.runtime.interceptors.request_id import current_request_id
@@ -36,7 +37,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, TRANSIENT_ERRORS):
+    if isinstance(error, TRANSIENT_ERRORS) or is_transient_driver_error(error):
         return True
     if isinstance(error, sa_exc.DBAPIError):
         # Deadlocks and serialization failures are retryable by definition (SQLSTATE class 40).

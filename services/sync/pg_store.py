@@ -1,0 +1,168 @@
+"""PostgreSQL hot path of storing a batch: one statement under the user's lock, on the asyncpg driver.
+
+The statement reads the stored keys, maps offline sessions (creating new ones), inserts the new
+attempts, counts them in their sessions' answers and touches the sessions, all set-based from
+column arrays. Its snapshot is taken after the lock, so it sees every earlier batch of the user.
+Anything it could not settle (a key or an offline session another transaction stored meanwhile,
+possible only when the lock is bypassed) is settled by running it again for those attempts: the
+unique keys, not the lock, are what make each attempt and each session exist once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from services.runtime.db import driver_connection
+from services.runtime.errors import Unavailable
+from services.sync.domain import SESSION_NOT_FOUND, Candidate, Rejection, Stored
+
+# A user's batches take turns; other users' batches never wait (a hash collision only costs a wait).
+USER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))"
+ROUNDS = 3  # a round settles everything unless another transaction raced it; more means trouble
+
+_ANSWER_FIELDS = (
+    "server_attempt_id, idempotency_key, selected_option_index, is_correct, answered_at, answered_at_text"
+)
+STORE = f"""
+WITH input AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::timestamptz[],
+                         $8::text[], $9::text[], $10::text[], $11::bool[], $12::uuid[], $13::uuid[])
+        AS i(idempotency_key, client_attempt_id, question_id, selected_option_index, answered_at_text,
+             answered_at, payload_hash, fingerprint, package_id, is_correct, offline_session_id, session_ref)
+),
+existing AS (
+    SELECT idempotency_key, server_attempt_id, session_id, fingerprint FROM attempts
+    WHERE user_id = $1 AND idempotency_key = ANY($14::text[])
+),
+wanted AS (
+    SELECT * FROM unnest($15::uuid[], $16::int8[], $17::int8[], $18::int8[])
+        AS w(offline_session_id, year_id, block_id, theme_id)
+),
+found AS (
+    SELECT offline_session_id, session_id FROM sessions
+    WHERE user_id = $1 AND offline_session_id = ANY($15::uuid[])
+),
+created AS (
+    INSERT INTO sessions (user_id, session_id, offline_session_id, status, mode, year_id, block_id, theme_id,
+                          created_at, updated_at)
+    SELECT $1, gen_random_uuid(), w.offline_session_id, 'ACTIVE', 'TUTOR', w.year_id, w.block_id, w.theme_id,
+           $19, $19
+    FROM wanted w
+    WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.offline_session_id = w.offline_session_id)
+    ORDER BY w.offline_session_id
+    ON CONFLICT (user_id, offline_session_id) DO NOTHING
+    RETURNING offline_session_id, session_id
+),
+mapping AS (
+    SELECT offline_session_id, session_id FROM found
+    UNION ALL SELECT offline_session_id, session_id FROM created
+    UNION ALL SELECT * FROM unnest($20::uuid[], $21::uuid[])
+),
+owned AS (
+    SELECT session_id FROM sessions WHERE user_id = $1 AND session_id = ANY($22::uuid[])
+),
+resolved AS (
+    SELECT i.*, COALESCE(m.session_id, o.session_id) AS session_id
+    FROM input i
+    LEFT JOIN mapping m ON m.offline_session_id = i.offline_session_id
+    LEFT JOIN owned o ON o.session_id = i.session_ref
+    WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.idempotency_key = i.idempotency_key)
+),
+inserted AS (
+    INSERT INTO attempts (user_id, idempotency_key, server_attempt_id, session_id, client_attempt_id,
+                          question_id, selected_option_index, answered_at_text, answered_at, payload_hash,
+                          fingerprint, package_id, is_correct, received_at)
+    SELECT $1, idempotency_key, gen_random_uuid(), session_id, client_attempt_id, question_id,
+           selected_option_index, answered_at_text, answered_at, payload_hash, fingerprint, package_id,
+           is_correct, $19
+    FROM resolved WHERE session_id IS NOT NULL
+    ORDER BY idempotency_key
+    ON CONFLICT DO NOTHING
+    RETURNING user_id, session_id, question_id, received_at, {_ANSWER_FIELDS}
+),
+counting AS (
+    SELECT DISTINCT ON (session_id, question_id) * FROM inserted
+    ORDER BY session_id, question_id, answered_at DESC, idempotency_key DESC
+),
+answers AS (
+    INSERT INTO session_answers (user_id, session_id, question_id, {_ANSWER_FIELDS}, first_answered_at)
+    SELECT user_id, session_id, question_id, {_ANSWER_FIELDS}, received_at FROM counting
+    ON CONFLICT (user_id, session_id, question_id) DO UPDATE SET
+        ({_ANSWER_FIELDS}) = (EXCLUDED.server_attempt_id, EXCLUDED.idempotency_key,
+            EXCLUDED.selected_option_index, EXCLUDED.is_correct, EXCLUDED.answered_at, EXCLUDED.answered_at_text)
+    WHERE (EXCLUDED.answered_at, EXCLUDED.idempotency_key)
+        > (session_answers.answered_at, session_answers.idempotency_key)
+),
+touched AS (
+    UPDATE sessions SET updated_at = $19
+    WHERE user_id = $1 AND session_id IN (SELECT session_id FROM inserted)
+)
+SELECT 'existing' AS outcome, idempotency_key, server_attempt_id::text, session_id::text, fingerprint
+FROM existing
+UNION ALL
+SELECT 'stored', idempotency_key, server_attempt_id::text, session_id::text, NULL FROM inserted
+UNION ALL
+SELECT 'no_session', idempotency_key, NULL, NULL, NULL FROM resolved
+WHERE session_id IS NULL AND session_ref IS NOT NULL
+"""
+
+
+async def store(
+    engine: AsyncEngine,
+    user_id: str,
+    candidates: Sequence[Candidate],
+    known_sessions: dict[str, str],
+    also_check: Sequence[str],
+    scopes: dict[str, dict[str, int | None]],
+    now: datetime,
+) -> dict[str, Stored | Rejection]:
+    """Every candidate's outcome, and the stored attempt of any `also_check` key. `scopes`: the scope
+    of each offline session not in `known_sessions`, should it need creating."""
+    outcome: dict[str, Stored | Rejection] = {}
+    pending = list(candidates)
+    check = list(also_check)
+    async with driver_connection(engine) as conn, conn.transaction():
+        await conn.execute(USER_LOCK, user_id)
+        for _ in range(ROUNDS):
+            attempts = [c.attempt for c in pending]
+            rows = await conn.fetch(
+                STORE,
+                user_id,
+                [a.idempotency_key for a in attempts],
+                [a.client_attempt_id for a in attempts],
+                [a.question_id for a in attempts],
+                [a.source.selected_option_index for a in attempts],
+                [a.source.answered_at for a in attempts],
+                [a.answered_at for a in attempts],
+                [a.source.payload_hash for a in attempts],
+                [a.fingerprint for a in attempts],
+                [a.package_id for a in attempts],
+                [c.is_correct for c in pending],
+                [a.offline_session_id for a in attempts],
+                [a.session_id for a in attempts],
+                [a.idempotency_key for a in attempts] + check,
+                list(scopes),
+                [s["year_id"] for s in scopes.values()],
+                [s["block_id"] for s in scopes.values()],
+                [s["theme_id"] for s in scopes.values()],
+                now,
+                list(known_sessions),
+                list(known_sessions.values()),
+                sorted({a.session_id for a in attempts if a.session_id}),
+            )
+            fingerprints = {a.idempotency_key: a.fingerprint for a in attempts}
+            for kind, key, attempt_id, session_id, fingerprint in rows:
+                if kind == "existing":
+                    outcome[key] = Stored(attempt_id, session_id, fingerprint, False)
+                elif kind == "stored":
+                    outcome[key] = Stored(attempt_id, session_id, fingerprints[key], True)
+                else:
+                    outcome[key] = SESSION_NOT_FOUND
+            pending = [c for c in pending if c.attempt.idempotency_key not in outcome]
+            if not pending:
+                return outcome
+            check = []
+    raise Unavailable("attempts are being stored concurrently, retry", reason="STORE_CONTENDED")
