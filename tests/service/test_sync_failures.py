@@ -158,3 +158,56 @@ async def test_an_unreadable_cache_entry_is_a_miss_not_an_error(
         client.set(name, "not a cached result")
     [again] = await sync(stub, metadata, sent)
     assert (again.status, again.server_attempt_id) == ("duplicate", acked.server_attempt_id)
+
+
+async def test_database_connections_killed_mid_run_fail_retryably_and_store_each_attempt_once(
+    backend,
+    sync_server,
+    packages_server,
+    sync_stub,
+    make_token,
+    bank,  # noqa: F811
+):
+    """Sync stores on the asyncpg driver and packages reads the bank on it: a terminated backend on
+    either side is UNAVAILABLE (never INTERNAL), the broken connection leaves the pool, and the
+    client's retry stores each attempt once."""
+    if backend != "postgres":
+        pytest.skip("terminates PostgreSQL backends")
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from tests.conftest import POSTGRES_URL
+
+    metadata = auth(make_token(f"killed-{uuid.uuid4().hex[:8]}"))
+    offline = str(uuid.uuid4())
+    warm_up = [attempt(q.question_id, 1, offline) for q in bank[:2]]
+    assert {r.status for r in await sync(sync_stub, metadata, *warm_up)} == {
+        "acked"
+    }  # pools hold connections
+    names = [f"studysync/{h.service.runtime.settings.db_schema}" for h in (sync_server, packages_server)]
+    admin = create_async_engine(POSTGRES_URL)
+    async with admin.connect() as conn:
+        killed = await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ANY(:names)"
+            ),
+            {"names": names},
+        )
+        assert len(killed.all()) >= 2
+    await admin.dispose()
+    batch = [attempt(q.question_id, 0, offline) for q in bank]
+    outcomes = []
+    for _ in range(5):  # a client retries a 503; every attempt is idempotent
+        try:
+            results = await sync(sync_stub, metadata, *batch)
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE, error
+            outcomes.append("unavailable")
+            continue
+        outcomes.append({r.status for r in results})
+        break
+    assert outcomes[-1] <= {"acked", "duplicate"}, outcomes
+    again = await sync(sync_stub, metadata, *batch)
+    assert {r.status for r in again} == {"duplicate"}
+    view = await session(sync_stub, metadata, again[0].server_session_id)
+    assert view.answered_count == len(bank)
