@@ -136,14 +136,21 @@ def is_transient_driver_error(error: BaseException) -> bool:
 @asynccontextmanager
 async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     """The asyncpg connection under a pooled connection, for hot paths where SQLAlchemy's per-statement
-    work shows in profiles. The pool stays SQLAlchemy's. After anything but an error the server reported
-    (a broken connection, a cancelled or timed-out command) the connection's state is unknown: it is
-    dropped from the pool rather than handed to the next request."""
+    work shows in profiles. The pool stays SQLAlchemy's, and behaves as it does for SQLAlchemy's own
+    statements: after a lost connection the whole pool is replaced (the server likely restarted or
+    dropped every connection, so the idle ones are dead too); after anything else but an error the
+    server reported (a cancelled or timed-out command) the connection's state is unknown and it alone
+    is dropped rather than handed to the next request."""
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
         try:
             yield raw.driver_connection
         except BaseException as error:
-            if not isinstance(error, asyncpg.PostgresError) or raw.driver_connection.is_closed():
+            lost = raw.driver_connection.is_closed() or isinstance(
+                error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError
+            )
+            if lost or not isinstance(error, asyncpg.PostgresError):
                 await conn.invalidate()
+            if lost:
+                await engine.dispose()
             raise

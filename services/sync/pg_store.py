@@ -10,7 +10,7 @@ unique keys, not the lock, are what make each attempt and each session exist onc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,14 +28,18 @@ _ANSWER_FIELDS = (
 )
 STORE = f"""
 WITH input AS (
-    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::int4[], $6::text[], $7::timestamptz[],
-                         $8::text[], $9::text[], $10::text[], $11::bool[], $12::uuid[], $13::uuid[])
-        AS i(idempotency_key, client_attempt_id, question_id, selected_option_index, answered_at_text,
-             answered_at, payload_hash, fingerprint, package_id, is_correct, offline_session_id, session_ref)
+    SELECT * FROM unnest(
+        string_to_array($2, ','), string_to_array($3, ','), string_to_array($4, ','),
+        string_to_array($5, ',')::int4[], string_to_array($6, ','), string_to_array($7, ',')::timestamptz[],
+        string_to_array($8, ','), string_to_array($9, ','), string_to_array($10, ',', '-'),
+        string_to_array($11, ',')::bool[], string_to_array($12, ',', '-')::uuid[],
+        string_to_array($13, ',', '-')::uuid[]
+    ) AS i(idempotency_key, client_attempt_id, question_id, selected_option_index, answered_at_text,
+           answered_at, payload_hash, fingerprint, package_id, is_correct, offline_session_id, session_ref)
 ),
 existing AS (
     SELECT idempotency_key, server_attempt_id, session_id, fingerprint FROM attempts
-    WHERE user_id = $1 AND idempotency_key = ANY($14::text[])
+    WHERE user_id = $1 AND idempotency_key = ANY(string_to_array($14, ','))
 ),
 wanted AS (
     SELECT * FROM unnest($15::uuid[], $16::int8[], $17::int8[], $18::int8[])
@@ -110,6 +114,17 @@ WHERE session_id IS NULL AND session_ref IS NOT NULL
 """
 
 
+NULL = "-"  # stands for NULL in a joined column (no value below can be "-")
+
+
+def _joined(values: Iterable[str]) -> str:
+    """A column as one comma-joined text, split again by string_to_array in the statement. asyncpg
+    encodes a text[] parameter at about 1 µs per element (1.3 ms per 100-attempt batch); a joined
+    string costs next to nothing. Every value joined here is validated or built to be comma-free:
+    canonical UUIDs, hex digests, digits, t/f, and RFC 3339 text (digits, T, Z, colon, dot, sign)."""
+    return ",".join(values)
+
+
 async def store(
     engine: AsyncEngine,
     user_id: str,
@@ -131,19 +146,19 @@ async def store(
             rows = await conn.fetch(
                 STORE,
                 user_id,
-                [a.idempotency_key for a in attempts],
-                [a.client_attempt_id for a in attempts],
-                [a.question_id for a in attempts],
-                [a.source.selected_option_index for a in attempts],
-                [a.source.answered_at for a in attempts],
-                [a.answered_at for a in attempts],
-                [a.source.payload_hash for a in attempts],
-                [a.fingerprint for a in attempts],
-                [a.package_id for a in attempts],
-                [c.is_correct for c in pending],
-                [a.offline_session_id for a in attempts],
-                [a.session_id for a in attempts],
-                [a.idempotency_key for a in attempts] + check,
+                _joined(a.idempotency_key for a in attempts),
+                _joined(a.client_attempt_id for a in attempts),
+                _joined(a.question_id for a in attempts),
+                _joined(str(a.source.selected_option_index) for a in attempts),
+                _joined(a.source.answered_at for a in attempts),
+                _joined(a.answered_at.isoformat() for a in attempts),
+                _joined(a.source.payload_hash for a in attempts),
+                _joined(a.fingerprint for a in attempts),
+                _joined(a.package_id or NULL for a in attempts),
+                _joined("t" if c.is_correct else "f" for c in pending),
+                _joined(a.offline_session_id or NULL for a in attempts),
+                _joined(a.session_id or NULL for a in attempts),
+                _joined([*(a.idempotency_key for a in attempts), *check]),
                 list(scopes),
                 [s["year_id"] for s in scopes.values()],
                 [s["block_id"] for s in scopes.values()],
