@@ -94,8 +94,8 @@ class SyncApp:
         offline = sorted({a.offline_session_id for a in first.values() if a.offline_session_id})
         cached, sessions = await self._cache.lookup(user, list(first), offline)
         outcome: dict[str, Stored | Rejection] = dict(cached)
-        # 3-7 happen in the store, under the user's lock: sessions, database idempotency, the new
-        # attempts and their answers, one commit. Questions are looked up first, outside any transaction.
+        # 3-7 happen in the store, atomically: sessions, database idempotency, the new attempts and
+        # their answers, one commit. Questions are looked up first, outside any transaction.
         fresh = [a for key, a in first.items() if key not in outcome]
         candidates = await self._score(principal, fresh, outcome)
         self._metrics.session_mappings.labels("cache").inc(len(sessions))

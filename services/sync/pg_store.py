@@ -1,11 +1,14 @@
-"""PostgreSQL hot path of storing a batch: one statement under the user's lock, on the asyncpg driver.
+"""PostgreSQL hot path of storing a batch: one statement, one round trip, on the asyncpg driver.
 
 The statement reads the stored keys, maps offline sessions (creating new ones), inserts the new
 attempts, counts them in their sessions' answers and touches the sessions, all set-based from
-column arrays. Its snapshot is taken after the lock, so it sees every earlier batch of the user.
-Anything it could not settle (a key or an offline session another transaction stored meanwhile,
-possible only when the lock is bypassed) is settled by running it again for those attempts: the
-unique keys, not the lock, are what make each attempt and each session exist once.
+column arrays, and commits on its own (autocommit: atomic, no BEGIN/COMMIT round trips).
+
+The unique keys make each attempt and each session exist once. A copy of the batch racing this one
+(a client retrying while its first try is still running) makes our inserts wait for its commit and
+then skip those rows; the attempts left unsettled that way are settled by running the statement
+again, whose fresh snapshot sees what the other copy stored. Rows are inserted in key order, so two
+copies wait on each other in one order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -19,9 +22,7 @@ from services.runtime.db import driver_connection
 from services.runtime.errors import Unavailable
 from services.sync.domain import SESSION_NOT_FOUND, Candidate, Rejection, Stored
 
-# A user's batches take turns; other users' batches never wait (a hash collision only costs a wait).
-USER_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))"
-ROUNDS = 3  # a round settles everything unless another transaction raced it; more means trouble
+ROUNDS = 3  # a round settles everything unless a racing copy got there first; the next one settles that
 
 _ANSWER_FIELDS = (
     "server_attempt_id, idempotency_key, selected_option_index, is_correct, answered_at, answered_at_text"
@@ -139,8 +140,7 @@ async def store(
     outcome: dict[str, Stored | Rejection] = {}
     pending = list(candidates)
     check = list(also_check)
-    async with driver_connection(engine) as conn, conn.transaction():
-        await conn.execute(USER_LOCK, user_id)
+    async with driver_connection(engine) as conn:
         for _ in range(ROUNDS):
             attempts = [c.attempt for c in pending]
             rows = await conn.fetch(

@@ -1,5 +1,5 @@
-"""Storage of sessions and attempts: one transaction per batch, set-based statements inside it.
-PostgreSQL stores a batch with one statement on the driver (pg_store); SQLite with a few here."""
+"""Storage of sessions and attempts, set-based. PostgreSQL stores a batch with one statement on the
+driver (pg_store); SQLite with a few statements in one transaction here."""
 
 from __future__ import annotations
 
@@ -105,14 +105,14 @@ class SyncRepository:
         known_sessions: dict[str, str],
         also_check: Sequence[str] = (),
     ) -> dict[str, Stored | Rejection]:
-        """Stores the candidates whose keys are new, in one transaction; returns every key's outcome,
-        and the stored attempt of any `also_check` key (attempts refused before the store that may have
-        been stored by an earlier try: those are duplicates, not rejections).
+        """Stores the candidates whose keys are new, atomically; returns every key's outcome, and the
+        stored attempt of any `also_check` key (attempts refused before the store that may have been
+        stored by an earlier try: those are duplicates, not rejections).
 
         The unique keys are the truth: sessions are created with ON CONFLICT DO NOTHING and read back,
-        attempts are inserted with ON CONFLICT DO NOTHING and only those inserted are counted. A user's
-        batches also take turns (advisory lock on PostgreSQL; SQLite has one writer), so copies of one
-        batch racing each other wait instead of doing the work twice."""
+        attempts are inserted with ON CONFLICT DO NOTHING and only those inserted are counted, so
+        copies of one batch racing each other store and count everything once. PostgreSQL: one
+        statement (pg_store). SQLite: one transaction here, which has the single writer to itself."""
         now = datetime.now(UTC)
         if self._postgres:
             scopes = _new_session_scopes(candidates, known_sessions)

@@ -392,14 +392,9 @@ async def test_a_new_session_takes_the_scope_its_questions_agree_on(
     assert (view.answered_count, view.correct_count) == (2, 2)
 
 
-async def test_without_the_user_lock_the_unique_keys_still_store_once(
-    sync_stub, make_token, bank, monkeypatch
-):
-    """The per-user lock only saves work: with it gone, copies of a batch racing each other still
-    store each attempt and each session once (ON CONFLICT DO NOTHING, then read back)."""
-    from services.sync import pg_store
-
-    monkeypatch.setattr(pg_store, "USER_LOCK", "SELECT CAST($1 AS text)")
+async def test_racing_copies_of_a_batch_store_each_attempt_and_session_once(sync_stub, make_token, bank):
+    """Copies of one batch in flight together (a client retrying while its first try still runs):
+    the unique keys decide, the losers wait, skip and read back; nothing is stored or counted twice."""
     for trial in range(10):
         metadata = auth(make_token(f"unlocked-{uuid.uuid4().hex[:8]}"))
         offline = str(uuid.uuid4())
@@ -412,3 +407,43 @@ async def test_without_the_user_lock_the_unique_keys_still_store_once(
         assert len(sessions) == 1
         view = await session(sync_stub, metadata, sessions.pop())
         assert (view.answered_count, view.correct_count) == (len(bank), len(bank))
+
+
+async def test_overlapping_batches_in_any_order_race_without_loss_or_double_counting(
+    sync_stub, make_token, bank
+):
+    """One user's batches racing each other with overlapping attempts in different orders and two
+    offline sessions (a client re-sending regrouped batches): every attempt is acked exactly once with
+    one server id, no request fails, and each session counts each question once."""
+    rng = random.Random(7)
+    for trial in range(5):
+        metadata = auth(make_token(f"overlap-{uuid.uuid4().hex[:8]}"))
+        offline = [str(uuid.uuid4()), str(uuid.uuid4())]
+        pool = [  # each question answered 5 times in each session: changed answers race too
+            attempt(q.question_id, n % 3, offline[n % 2], f"2026-01-28T10:{n:02d}:00Z")
+            for n in range(40)
+            for q in [bank[n % len(bank)]]
+        ]
+        batches = []
+        for _ in range(5):
+            chosen = rng.sample(pool, k=rng.randint(len(pool) // 2, len(pool)))
+            batches.append(chosen)
+        outcomes = await asyncio.gather(*(sync(sync_stub, metadata, *b) for b in batches))
+        acked: dict[str, set[str]] = {}
+        ids: dict[str, set[str]] = {}
+        for batch, results in zip(batches, outcomes, strict=True):
+            for sent, result in zip(batch, results, strict=True):
+                assert result.status in ("acked", "duplicate"), (trial, result)
+                ids.setdefault(sent.idempotency_key, set()).add(result.server_attempt_id)
+                if result.status == "acked":
+                    acked.setdefault(sent.idempotency_key, set()).add(result.server_attempt_id)
+        assert all(len(v) == 1 for v in ids.values()), trial
+        assert all(len(acked.get(k, ())) == 1 for k in ids), trial
+        sessions = {r.server_session_id for results in outcomes for r in results}
+        assert len(sessions) == len({a.offline_session_id for b in batches for a in b}), trial
+        for session_id in sessions:
+            view = await session(sync_stub, metadata, session_id)
+            expected = {
+                a.question_id for b in batches for a in b if a.offline_session_id == view.offline_session_id
+            }
+            assert view.answered_count == len(expected), trial
