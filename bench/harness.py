@@ -7,6 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+# wrk runs start with this many unmeasured seconds: first connections, prepared statements and
+# script loads are start-up costs, not throughput.
+WARMUP_SECONDS = 2.0
+
 
 @dataclass(frozen=True)
 class Rate:

@@ -10,7 +10,7 @@ import grpc
 import httpx
 
 from bench import wrk
-from bench.harness import Result, measure
+from bench.harness import WARMUP_SECONDS, Result, measure
 from services.devstack import Stack
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
@@ -74,6 +74,7 @@ async def run(stack: Stack, seconds: float) -> list[Result]:
     headers = {"Authorization": f"Bearer {token}"}
     if wrk.available():
         url = f"{stack.http_url}/api/v1/tests/packages/{package.package_id}"
+        wrk.run(url, WARMUP_SECONDS, CLIENTS, headers)
         revalidated = wrk.run(url, seconds, CLIENTS, {**headers, "If-None-Match": tag})
         full = wrk.run(url, seconds, CLIENTS, headers)
         assert revalidated.bad_responses == full.bad_responses == 0

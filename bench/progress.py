@@ -13,7 +13,7 @@ import grpc
 import httpx
 
 from bench import wrk
-from bench.harness import Result, measure
+from bench.harness import WARMUP_SECONDS, Result, measure
 from services.devstack import Stack
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
@@ -165,7 +165,11 @@ def wrk_rate(stack: Stack, seconds: float) -> tuple[float, float]:
 
 async def run(stack: Stack, ceiling: float, seconds: float) -> list[Result]:
     # wrk (C) when installed; else the Python client, which takes CPU from the stack it measures.
-    measured, p99 = wrk_rate(stack, seconds) if wrk.available() else await envoy_rate(stack, seconds)
+    if wrk.available():
+        wrk_rate(stack, WARMUP_SECONDS)  # its own profiles and keys, so the measured run stores new ones
+        measured, p99 = wrk_rate(stack, seconds)
+    else:
+        measured, p99 = await envoy_rate(stack, seconds)
     direct = await grpc_rate(stack, seconds)
     return [
         Result(

@@ -37,7 +37,7 @@ class GatewayConfig:
     rate_limit_tokens: int = 2000
     rate_limit_fill_seconds: int = 1
     jwt_issuer: str = "studysync"
-    # More replicas of a service behind the same cluster: ("progress", (host, port)), … (round robin).
+    # More replicas of a service behind the same cluster: ("progress", (host, port)), … (least request).
     extra_endpoints: tuple[tuple[str, Address], ...] = ()
 
 

@@ -88,6 +88,13 @@ class Stack:
     def token(self, sub: str, profiles: list[str] | None = None, roles: list[str] | None = None) -> str:
         return mint_token(self.state, sub, profiles, roles)
 
+    def packages_target(self) -> str:
+        """Sync's target for packages: every packages process, which sync's channel round-robins."""
+        ports = [port for name, port in self.grpc_ports.items() if name.rsplit("-", 1)[0] == "packages"]
+        if len(ports) == 1:
+            return self.grpc_target("packages")
+        return "ipv4:" + ",".join(f"127.0.0.1:{port}" for port in ports)
+
     def gateway_config(self) -> GatewayConfig:
         config = GatewayConfig(
             http_port=self.http_port,
@@ -126,7 +133,7 @@ class Stack:
             "STUDYSYNC_STATE_DIR": str(self.state),
             f"{prefix}_PORT": str(self.grpc_ports[name]),
             f"{prefix}_METRICS_PORT": str(self.metrics_ports.get(name, "off")),
-            "PACKAGES_ADDR": self.grpc_target("packages"),
+            "PACKAGES_ADDR": self.packages_target(),
             "PYTHONUNBUFFERED": "1",
             **self.env,
         }

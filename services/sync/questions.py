@@ -14,7 +14,10 @@ from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 DEADLINE_SECONDS = 5.0
 # gRPC's default reconnect backoff grows to 120 s: sync would answer 503 for up to two minutes after
 # packages came back. Capped at 1 s, sync recovers within a second of packages.
+# round_robin spreads calls over every address the target resolves to (several packages replicas
+# behind one DNS name, or an `ipv4:host:port,host:port` list); gRPC's default uses only the first.
 CHANNEL_OPTIONS = (
+    ("grpc.lb_policy_name", "round_robin"),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),

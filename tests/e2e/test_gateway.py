@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import time
+import uuid
 
 import httpx
 import pytest
 
 from services.devstack import Stack, envoy_binary
+from services.sync.domain import payload_hash
 from tests.e2e.conftest import assert_json_error
 
 pytestmark = pytest.mark.e2e
@@ -215,3 +217,52 @@ def test_services_scale_out_behind_envoy(tmp_path):
         for name in ("progress", "progress-2")
     ]
     assert all(count > 0 for count in served), served
+
+
+def test_sync_spreads_its_question_lookups_over_packages_replicas(tmp_path):
+    """Sync's channel to packages round-robins over every packages process, and Envoy balances the
+    REST traffic over two sync replicas."""
+    stack = Stack.on_free_ports(tmp_path, log_dir=tmp_path / "logs", replicas={"packages": 2, "sync": 2})
+    stack.start()
+    try:
+        question = str(uuid.uuid4())
+        with httpx.Client(base_url=stack.http_url) as client:
+            created = client.post(
+                "/api/v1/admin/questions:batchCreate",
+                json={
+                    "questions": [
+                        {
+                            "question_id": question,
+                            "stem": "Q?",
+                            "options": ["a", "b"],
+                            "correct_index": 1,
+                            "explanation": "",
+                        }
+                    ]
+                },
+                headers={"Authorization": f"Bearer {stack.token('admin', roles=['admin'])}"},
+            )
+            assert created.status_code == 200, created.text
+            headers = {"Authorization": f"Bearer {stack.token('learner')}"}
+            for _ in range(12):
+                answered_at = "2026-01-28T10:00:00Z"
+                body = {
+                    "attempts": [
+                        {
+                            "client_attempt_id": str(uuid.uuid4()),
+                            "idempotency_key": str(uuid.uuid4()),
+                            "offline_session_id": str(uuid.uuid4()),
+                            "question_id": question,
+                            "selected_option_index": 1,
+                            "answered_at": answered_at,
+                            "payload_hash": payload_hash(answered_at, question, 1),
+                        }
+                    ]
+                }
+                response = client.post("/api/v1/sync/attempts:batch", json=body, headers=headers)
+                assert response.json()["results"][0]["status"] == "acked", response.text
+    finally:
+        stack.stop()
+    logs = {name: (tmp_path / "logs" / f"{name}.log").read_text() for name in stack.grpc_ports}
+    assert all(logs[name].count("BatchGetQuestions") > 0 for name in ("packages", "packages-2")), logs
+    assert all(logs[name].count("BatchSyncAttempts") > 0 for name in ("sync", "sync-2")), logs
