@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.progress.domain import Stored, ValidItem
 from services.progress.models import ProgressRow
-from services.runtime.db import as_utc, reader
+from services.runtime.db import as_utc, reader, uninterrupted
 
 T = ProgressRow.__table__
 
@@ -76,10 +76,8 @@ class ProgressRepository:
         the rows of the keys that already existed. Stored rows never change, so that read needs no
         transaction of its own."""
         received = datetime.now(UTC)
-        if self._postgres:
-            inserted = await self._insert_postgres(profile_id, items, received)
-        else:
-            inserted = await self._insert_sqlite(profile_id, items, received)
+        insert = self._insert_postgres if self._postgres else self._insert_sqlite
+        inserted = await uninterrupted(insert(profile_id, items, received))
         outcome = {
             item.idempotency_key: (
                 Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),

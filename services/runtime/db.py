@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import ColumnElement, Table, TextClause, any_, event, literal, text
@@ -119,6 +119,21 @@ def unnest_insert(table: Table, suffix: str = "") -> tuple[TextClause, Callable[
         return {c.name: [row[c.name] for row in rows] for c in columns}
 
     return statement, params
+
+
+T = TypeVar("T")
+
+
+async def uninterrupted(write: Coroutine[Any, Any, T]) -> T:
+    """Runs a write to its end even if the request awaiting it is cancelled (a client's deadline, a
+    dropped connection). Abandoned halfway, a write leaves a connection mid-transaction; on SQLite that
+    transaction holds the database's one write lock and every other writer times out. Finished, it
+    is simply found by the client's retry, as duplicates."""
+    task = asyncio.ensure_future(write)
+    # If nobody is left to await it, its outcome (already logged by the caller's error path if it
+    # had one) must not surface as "exception was never retrieved".
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
 
 
 # SQLSTATE classes that mean "try again": connection exception, transaction rollback (deadlock,

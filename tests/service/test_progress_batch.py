@@ -192,3 +192,28 @@ async def test_bad_tokens_are_unauthenticated(progress_stub, make_token, token_k
         )
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "Traceback" not in caught.value.details()
+
+
+async def test_batches_cancelled_mid_write_leave_the_service_healthy(progress_stub, profile, make_token):
+    """Clients that give up (deadline) while their batch is being written: the write still finishes
+    or never starts, never holds a transaction open (on SQLite, the one write lock), and the
+    retries store every item once."""
+    metadata = auth(make_token("impatient", [profile]))
+    batches = [
+        pb.BatchRecordProgressRequest(
+            profile_id=profile, items=[item(f"impatient-{b}-{n}") for n in range(40)]
+        )
+        for b in range(12)
+    ]
+    for n, batch in enumerate(batches):
+        try:
+            await progress_stub.BatchRecordProgress(batch, metadata=metadata, timeout=0.002 * (n % 4 + 1))
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+    for batch in batches:
+        response = await progress_stub.BatchRecordProgress(batch, metadata=metadata, timeout=10)
+        assert {r.status for r in response.results} <= {"ok", "duplicate"}
+    request = pb.ListProgressRequest(profile_id=profile, page_size=500)
+    listed = await progress_stub.ListProgress(request, metadata=metadata)
+    keys = [i.idempotency_key for i in listed.items]
+    assert sorted(keys) == sorted(i.idempotency_key for b in batches for i in b.items)

@@ -17,6 +17,7 @@ import redis
 
 from services.devstack import free_port
 from services.sync.service import SPEC as SYNC
+from studysync.sync.v1 import sync_service_pb2 as pb
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 from tests.conftest import ServerHandle, auth, serve_for_session, service_settings
 from tests.helpers import error_info, metric_value, scrape_metrics
@@ -211,3 +212,34 @@ async def test_database_connections_killed_mid_run_fail_retryably_and_store_each
     assert {r.status for r in again} == {"duplicate"}
     view = await session(sync_stub, metadata, again[0].server_session_id)
     assert view.answered_count == len(bank)
+
+
+async def test_requests_cancelled_mid_store_leave_the_service_healthy(
+    sync_stub,
+    make_token,
+    bank,  # noqa: F811
+):
+    """Clients that give up (deadline) while their batch is being stored: the connection they held is
+    in an unknown state and must not be handed on; later batches work and nothing is half-stored."""
+    metadata = auth(make_token(f"impatient-{uuid.uuid4().hex[:8]}"))
+    offline = str(uuid.uuid4())
+    batches = [[attempt(q.question_id, 1, offline) for q in bank] for _ in range(12)]
+    for n, batch in enumerate(batches):
+        try:
+            await sync_stub.BatchSyncAttempts(
+                pb.BatchSyncAttemptsRequest(attempts=batch), metadata=metadata, timeout=0.002 * (n % 4 + 1)
+            )
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+    for batch in batches:  # the retries: each attempt is stored once, whole
+        results = await sync(sync_stub, metadata, *batch)
+        assert {r.status for r in results} <= {"acked", "duplicate"}
+    view = await session(sync_stub, metadata, results[0].server_session_id)
+    assert (view.answered_count, view.correct_count) == (len(bank), len(bank))
+    receipts = await sync_stub.BatchGetAttemptReceipts(
+        pb.BatchGetAttemptReceiptsRequest(
+            idempotency_keys=[a.idempotency_key for b in batches for a in b][:100]
+        ),
+        metadata=metadata,
+    )
+    assert all(r.found for r in receipts.receipts)
