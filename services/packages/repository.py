@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.packages.domain import Package, PackageSummary, Question, Scope
 from services.packages.models import PackageRow, QuestionRow
-from services.runtime.db import among, as_utc, driver_connection, reader
+from services.runtime.db import among, as_utc, driver_connection, reader, runs_to_completion
 from services.runtime.errors import FailedPrecondition
 
 # The word the freeze trigger (migration 0001) puts in its error, on PostgreSQL and SQLite alike.
@@ -113,6 +113,7 @@ class PackagesRepository:
 
     # -- question bank
 
+    @runs_to_completion
     async def upsert_questions(self, questions: Sequence[Question]) -> list[Question]:
         now = datetime.now(UTC)
         rows = [{**q.__dict__, "question_id": uuid.UUID(q.question_id), "updated_at": now} for q in questions]
@@ -231,6 +232,7 @@ class PackagesRepository:
         async with self._reader.connect() as conn:
             return {(row.scope, row.scope_key): _summary(row) for row in await conn.execute(query)}
 
+    @runs_to_completion
     async def add_version(
         self,
         scope: Scope,
@@ -291,6 +293,7 @@ class PackagesRepository:
             session.add(row)
         return _package(row), True
 
+    @runs_to_completion
     async def publish(self, package_id: uuid.UUID) -> Package | None:
         """Publishes a draft; a published package is returned unchanged (never updated: the trigger)."""
         now = datetime.now(UTC)

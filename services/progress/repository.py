@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.progress.domain import Stored, ValidItem
 from services.progress.models import ProgressRow
-from services.runtime.db import as_utc, reader, uninterrupted
+from services.runtime.db import as_utc, reader, runs_to_completion
 
 T = ProgressRow.__table__
 
@@ -71,13 +71,16 @@ class ProgressRepository:
         self._reader = reader(engine)
         self._postgres = engine.dialect.name == "postgresql"
 
+    @runs_to_completion
     async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
         """Inserts the new keys (one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING), then reads
         the rows of the keys that already existed. Stored rows never change, so that read needs no
         transaction of its own."""
         received = datetime.now(UTC)
-        insert = self._insert_postgres if self._postgres else self._insert_sqlite
-        inserted = await uninterrupted(insert(profile_id, items, received))
+        if self._postgres:
+            inserted = await self._insert_postgres(profile_id, items, received)
+        else:
+            inserted = await self._insert_sqlite(profile_id, items, received)
         outcome = {
             item.idempotency_key: (
                 Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),

@@ -7,12 +7,13 @@ schema-free and the same code runs on SQLite.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 from sqlalchemy import ColumnElement, Table, TextClause, any_, event, literal, text
@@ -97,6 +98,10 @@ _PG_ARRAY_TYPES = {
 }
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
 def among(engine: AsyncEngine, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     """`column IN values`; on PostgreSQL `column = ANY(array)`: one parameter and one prepared statement
     whatever the count, where IN renders a statement per count."""
@@ -121,19 +126,20 @@ def unnest_insert(table: Table, suffix: str = "") -> tuple[TextClause, Callable[
     return statement, params
 
 
-T = TypeVar("T")
+def runs_to_completion(write: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+    """Makes a write run to its end even if the request awaiting it is cancelled (a client's
+    deadline, a dropped connection). Abandoned halfway, a write leaves a connection mid-transaction;
+    on SQLite that transaction holds the database's one write lock and every other writer times out.
+    Finished, it is simply found by the client's retry (every write here is idempotent)."""
 
+    @functools.wraps(write)
+    async def uninterrupted(*args: P.args, **kwargs: P.kwargs) -> T:
+        task = asyncio.ensure_future(write(*args, **kwargs))
+        # With nobody left to await it, its outcome must not surface as "exception never retrieved".
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return await asyncio.shield(task)
 
-async def uninterrupted(write: Coroutine[Any, Any, T]) -> T:
-    """Runs a write to its end even if the request awaiting it is cancelled (a client's deadline, a
-    dropped connection). Abandoned halfway, a write leaves a connection mid-transaction; on SQLite that
-    transaction holds the database's one write lock and every other writer times out. Finished, it
-    is simply found by the client's retry, as duplicates."""
-    task = asyncio.ensure_future(write)
-    # If nobody is left to await it, its outcome (already logged by the caller's error path if it
-    # had one) must not surface as "exception was never retrieved".
-    task.add_done_callback(lambda done: done.cancelled() or done.exception())
-    return await asyncio.shield(task)
+    return uninterrupted
 
 
 # SQLSTATE classes that mean "try again": connection exception, transaction rollback (deadlock,

@@ -14,7 +14,7 @@ from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.runtime.db import among, as_utc, reader, uninterrupted
+from services.runtime.db import among, as_utc, reader, runs_to_completion
 from services.sync import pg_store
 from services.sync.domain import SESSION_NOT_FOUND, Candidate, Rejection, Stored
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
@@ -98,6 +98,7 @@ class SyncRepository:
             for r in result
         }
 
+    @runs_to_completion
     async def store(
         self,
         user_id: str,
@@ -113,15 +114,6 @@ class SyncRepository:
         attempts are inserted with ON CONFLICT DO NOTHING and only those inserted are counted, so
         copies of one batch racing each other store and count everything once. PostgreSQL: one
         statement (pg_store). SQLite: one transaction here, which has the single writer to itself."""
-        return await uninterrupted(self._store(user_id, candidates, known_sessions, also_check))
-
-    async def _store(
-        self,
-        user_id: str,
-        candidates: Sequence[Candidate],
-        known_sessions: dict[str, str],
-        also_check: Sequence[str],
-    ) -> dict[str, Stored | Rejection]:
         now = datetime.now(UTC)
         if self._postgres:
             scopes = _new_session_scopes(candidates, known_sessions)
