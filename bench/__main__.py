@@ -13,6 +13,7 @@ from bench import harness, packages, progress, sync
 from services.devstack import SPECS, Stack
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/14"
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
@@ -24,7 +25,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     run_id = uuid.uuid4().hex[:6]
-    env = {"REDIS_URL": "redis://127.0.0.1:6379/14", "STUDYSYNC_RATE_LIMIT_TOKENS": "1000000"}
+    env = {"REDIS_URL": REDIS, "STUDYSYNC_RATE_LIMIT_TOKENS": "1000000"}
     for spec in SPECS:
         env[f"{spec.name.upper()}_DATABASE_URL"] = POSTGRES
         env[f"{spec.name.upper()}_DB_SCHEMA"] = f"bench_{run_id}_{spec.name}"
@@ -42,6 +43,7 @@ def main() -> int:
     finally:
         stack.stop()
         asyncio.run(_drop([f"bench_{run_id}_{s.name}" for s in SPECS] + [f"bench_{run_id}_raw"]))
+        asyncio.run(_forget(f"sync:bench_{run_id}_*"))
     return 0 if harness.report(results) else 1
 
 
@@ -52,6 +54,22 @@ async def _drop(schemas: list[str]) -> None:
     for schema in schemas:
         await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     await conn.close()
+
+
+async def _forget(pattern: str) -> None:
+    """The run's cache keys (sync namespaces them by schema); a run leaves ~10^5 with a 7-day TTL."""
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(REDIS)
+    batch = []
+    async for key in redis.scan_iter(match=pattern, count=10_000):
+        batch.append(key)
+        if len(batch) >= 10_000:
+            await redis.unlink(*batch)
+            batch.clear()
+    if batch:
+        await redis.unlink(*batch)
+    await redis.aclose()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -109,6 +110,21 @@ async def serve_for_session(spec: ServiceSpec, settings: Settings) -> AsyncItera
         await handle.service.stop(0)
         if settings.database_url.startswith("postgresql"):
             await drop_schema(settings.db_schema)
+        if settings.redis_url:
+            forget_cache_keys(settings.redis_url, f"sync:{settings.db_schema}:*")
+
+
+def forget_cache_keys(redis_url: str, pattern: str) -> None:
+    """The keys a test server cached (namespaced by its schema), so runs leave the shared Redis clean."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=pattern, count=10_000))
+        for start in range(0, len(keys), 10_000):
+            client.unlink(*keys[start : start + 10_000])
+    except redis.RedisError:
+        pass  # a test stopped this Redis on purpose
+    finally:
+        client.close()
 
 
 def auth(token: str) -> tuple[tuple[str, str], ...]:

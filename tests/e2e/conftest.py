@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.devstack import Stack
-from tests.conftest import BACKENDS, POSTGRES_URL, REDIS_URL, drop_schema
+from tests.conftest import BACKENDS, POSTGRES_URL, REDIS_URL, drop_schema, forget_cache_keys
 
 DENIED_PROFILE = "flag-denied-profile"
 
@@ -41,6 +41,7 @@ def stack(
 
         for name in ("progress", "packages", "sync"):
             asyncio.run(drop_schema(f"e2e_{run_id}_{name}"))
+        forget_cache_keys(REDIS_URL, f"sync:e2e_{run_id}_sync:*")
 
 
 @pytest.fixture
