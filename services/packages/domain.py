@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from services.runtime.errors import InvalidField
-from services.runtime.validation import canonical_json, canonical_sha256, parse_uuid
+from services.runtime.validation import canonical_json, canonical_sha256, check_storable, parse_uuid
 
 SCOPES = {"PROGRAM": "program", "YEAR": "year_id", "BLOCK": "block_id", "THEME": "theme_id"}
 SCOPE_KEYS = ("program", "year_id", "block_id", "theme_id")
@@ -119,6 +119,7 @@ def parse_scope(kind: str, data: dict[str, Any] | None, field: str = "scope_data
         if key == "program":
             if not isinstance(value, str) or not 1 <= len(value) <= 128:
                 raise InvalidField(f"{field}.program", "must be a string of 1 to 128 characters")
+            check_storable(f"{field}.program", value)
             normalised[key] = value
         else:
             normalised[key] = _scope_id(f"{field}.{key}", value)
@@ -130,19 +131,24 @@ def validate_question(question: Question, field: str) -> Question:
     parse_uuid(f"{field}.question_id", question.question_id)
     if not 1 <= len(question.stem) <= 4000:
         raise InvalidField(f"{field}.stem", "must be 1 to 4000 characters")
+    check_storable(f"{field}.stem", question.stem)
     if not 2 <= len(question.options) <= 6:
         raise InvalidField(f"{field}.options", "must hold 2 to 6 options")
     for n, option in enumerate(question.options):
         if not 1 <= len(option) <= 1000:
             raise InvalidField(f"{field}.options[{n}]", "must be 1 to 1000 characters")
+        check_storable(f"{field}.options[{n}]", option)
     if not 0 <= question.correct_index < len(question.options):
         raise InvalidField(
             f"{field}.correct_index", f"must be an index into options (0..{len(question.options) - 1})"
         )
     if len(question.explanation) > 4000:
         raise InvalidField(f"{field}.explanation", "must be at most 4000 characters")
+    check_storable(f"{field}.explanation", question.explanation)
     if question.program is not None and not 1 <= len(question.program) <= 128:
         raise InvalidField(f"{field}.program", "must be 1 to 128 characters")
+    if question.program is not None:
+        check_storable(f"{field}.program", question.program)
     for key in ("year_id", "block_id", "theme_id"):
         value = getattr(question, key)
         if value is not None and not 1 <= value <= MAX_SCOPE_ID:
@@ -162,6 +168,7 @@ def parse_ids(field: str, values: list[str], limit: int = MAX_QUESTIONS_PER_CALL
 def check_text(field: str, value: str, low: int, high: int) -> None:
     if not low <= len(value) <= high:
         raise InvalidField(field, f"must be {low} to {high} characters")
+    check_storable(field, value)
 
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')

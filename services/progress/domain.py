@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from services.runtime.auth import Principal
 from services.runtime.errors import DomainError, InvalidField
-from services.runtime.validation import parse_rfc3339
+from services.runtime.validation import check_storable, parse_rfc3339
 
 MAX_ITEMS = 500
 MAX_KEY_LENGTH = 128
@@ -87,6 +87,7 @@ def _check_text(field: str, value: str, limit: int) -> None:
         raise InvalidField(field, "is required")
     if len(value) > limit:
         raise InvalidField(field, f"must be at most {limit} characters")
+    check_storable(field, value)
 
 
 def check_idempotency_key(field: str, key: str) -> None:
@@ -146,6 +147,7 @@ def check_batch(principal: Principal, profile_id: str, item_count: int) -> None:
     """Whole-request checks, before anything is read: the profile, then the item count."""
     if not profile_id:
         raise InvalidField("profile_id", "is required")
+    check_storable("profile_id", profile_id)
     principal.require_profile(profile_id)
     if not 1 <= item_count <= MAX_ITEMS:
         raise InvalidField("items", f"must hold 1 to {MAX_ITEMS} items, got {item_count}")

@@ -30,6 +30,13 @@ def parse_rfc3339(field: str, value: str) -> datetime:
         raise InvalidField(field, "is not a valid date-time") from None
 
 
+def check_storable(field: str, value: str) -> None:
+    """PostgreSQL text cannot hold U+0000 (SQLite can): refuse it on every backend, naming the field,
+    instead of failing the whole write on one of them."""
+    if "\x00" in value:
+        raise InvalidField(field, "must not contain the NUL character (U+0000)")
+
+
 def parse_uuid(field: str, value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)

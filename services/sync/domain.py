@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.runtime.errors import InvalidField
-from services.runtime.validation import canonical_sha256, parse_rfc3339, parse_uuid
+from services.runtime.validation import canonical_sha256, check_storable, parse_rfc3339, parse_uuid
 
 # The per-attempt value objects below are plain slotted dataclasses, not frozen ones: a batch makes
 # about 500 of them, and a frozen dataclass costs five times as much to construct (1.4 µs vs 0.3 µs).
@@ -185,6 +185,7 @@ def check_user(user_id: str) -> None:
     """Every row is keyed by the token's `sub`; one too long to store is refused, not a 500."""
     if len(user_id) > MAX_USER_ID:
         raise InvalidField("sub", f"the token's subject must be at most {MAX_USER_ID} characters")
+    check_storable("sub", user_id)
 
 
 def check_batch(count: int) -> None:

@@ -538,6 +538,10 @@ def _question(**fields) -> res.Question:  # noqa: ANN003
         (_question(block_id=0), "questions[3].block_id"),
         (_question(year_id=2**53), "questions[3].year_id"),
         (_question(program=""), "questions[3].program"),
+        (_question(stem="NUL\x00inside"), "questions[3].stem"),  # PostgreSQL text cannot hold it
+        (_question(options=["a", "b\x00"]), "questions[3].options[1]"),
+        (_question(explanation="\x00"), "questions[3].explanation"),
+        (_question(program="p\x00"), "questions[3].program"),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )

@@ -217,3 +217,34 @@ async def test_batches_cancelled_mid_write_leave_the_service_healthy(progress_st
     listed = await progress_stub.ListProgress(request, metadata=metadata)
     keys = [i.idempotency_key for i in listed.items]
     assert sorted(keys) == sorted(i.idempotency_key for b in batches for i in b.items)
+
+
+async def test_any_unicode_text_is_stored_exactly_and_nul_is_refused_by_field(
+    call, progress_stub, make_token, profile
+):
+    """Text travels to PostgreSQL inside JSON: quotes, commas, backslashes, accents and emoji come back
+    exactly; NUL (which no PostgreSQL text can hold) is a per-item error naming the field, never a 500."""
+    odd = 'a,b "c" \\\\d é 😀 \\t'
+    results = await call(
+        item(
+            "unicode-1",
+            activity_type=odd,
+            content_id=odd,
+            meta_data=struct_pb2.Value(
+                struct_value=struct_pb2.Struct(fields={odd: struct_pb2.Value(string_value=odd)})
+            ),
+        ),
+        item("nul-1", activity_type="bad\x00type"),
+        item("nul-2", content_id="bad\x00content"),
+        item("nul-3\x00"),
+    )
+    assert [r.status for r in results] == ["ok", "error", "error", "error"]
+    assert [r.error_code for r in results[1:]] == ["INVALID_FIELD"] * 3
+    for result, field in zip(results[1:], ["activity_type", "content_id", "idempotency_key"], strict=True):
+        assert field in result.error
+    listed = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile), metadata=auth(make_token("user-1", [profile]))
+    )
+    stored = [i for i in listed.items if i.idempotency_key == "unicode-1"][0]
+    assert (stored.activity_type, stored.content_id) == (odd, odd)
+    assert stored.meta_data.fields[odd].string_value == odd

@@ -341,9 +341,10 @@ async def test_unstorable_fields_are_rejected_and_never_fail_the_batch(sync_stub
     assert results[2].client_attempt_id == "urn:uuid:123E4567-E89B-12D3-A456-426614174000"  # as sent
 
 
-async def test_a_subject_too_long_to_store_is_invalid_argument(sync_stub, make_token, bank):
+@pytest.mark.parametrize("subject", ["u" * 129, "nul\x00user"])
+async def test_a_subject_that_cannot_be_stored_is_invalid_argument(sync_stub, make_token, bank, subject):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await sync(sync_stub, auth(make_token("u" * 129)), attempt(bank[0].question_id))
+        await sync(sync_stub, auth(make_token(subject)), attempt(bank[0].question_id))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_info(caught.value).metadata["field"] == "sub"
 
