@@ -71,6 +71,7 @@ def service_settings(
         grace_seconds=1.0,
         max_message_bytes=16 * 1024 * 1024,
         migrate_on_start=True,
+        concurrent_calls=spec.concurrent_calls,  # as deployed
     )
     return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
 

@@ -22,6 +22,7 @@ from services.runtime import db, migrations
 from services.runtime.auth import TokenVerifier
 from services.runtime.cache import create_redis
 from services.runtime.interceptors.access_log import AccessLogInterceptor
+from services.runtime.interceptors.admission import AdmissionInterceptor
 from services.runtime.interceptors.auth import AuthInterceptor
 from services.runtime.interceptors.error_mapping import ErrorMappingInterceptor
 from services.runtime.interceptors.metrics import MetricsInterceptor
@@ -56,9 +57,12 @@ class ServiceSpec:
     default_metrics_port: int
     migrations_dir: Path
     register: Callable[[grpc.aio.Server, Runtime], Any]
+    concurrent_calls: int = 0  # default product RPCs worked on at once (0: no limit)
 
     def settings(self) -> Settings:
-        return Settings.from_env(self.name, self.default_port, self.default_metrics_port)
+        return Settings.from_env(
+            self.name, self.default_port, self.default_metrics_port, self.concurrent_calls
+        )
 
 
 @dataclass
@@ -104,14 +108,17 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
     registry = CollectorRegistry()
     runtime = Runtime(settings, engine, db.sessionmaker(engine), create_redis(settings.redis_url), registry)
     verifier = TokenVerifier(ensure_dev_keys(settings.state_dir))
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        RequestIdInterceptor(),
+        AccessLogInterceptor(spec.name),
+        MetricsInterceptor(registry),  # times the wait for a slot too: that is what callers see
+        ErrorMappingInterceptor(),
+        AuthInterceptor(verifier),  # before admission: a refused token takes no slot
+    ]
+    if settings.concurrent_calls > 0:
+        interceptors.append(AdmissionInterceptor(settings.concurrent_calls, registry))
     server = grpc.aio.server(
-        interceptors=[
-            RequestIdInterceptor(),
-            AccessLogInterceptor(spec.name),
-            MetricsInterceptor(registry),
-            ErrorMappingInterceptor(),
-            AuthInterceptor(verifier),
-        ],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),

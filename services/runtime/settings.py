@@ -26,9 +26,12 @@ class Settings:
     grace_seconds: float
     max_message_bytes: int
     migrate_on_start: bool
+    concurrent_calls: int = 0  # product RPCs worked on at once; 0: no limit (see interceptors.admission)
 
     @classmethod
-    def from_env(cls, service: str, default_port: int, default_metrics_port: int) -> Settings:
+    def from_env(
+        cls, service: str, default_port: int, default_metrics_port: int, default_concurrent_calls: int = 0
+    ) -> Settings:
         """Reads `<SERVICE>_*` variables first, then the shared `STUDYSYNC_*` ones."""
         prefix = service.upper()
 
@@ -50,4 +53,5 @@ class Settings:
             grace_seconds=float(env("GRACE_SECONDS", "5") or 5),
             max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),
             migrate_on_start=(env("MIGRATE_ON_START", "1") or "1") not in ("0", "false", "no"),
+            concurrent_calls=int(env("CONCURRENT_CALLS", str(default_concurrent_calls)) or 0),
         )

@@ -36,4 +36,5 @@ SPEC = ServiceSpec(
     default_metrics_port=9103,
     migrations_dir=Path(__file__).parent / "migrations",
     register=register,
+    concurrent_calls=4,  # a few batches at a time: more throughput, lower p99 (interceptors.admission)
 )
