@@ -129,15 +129,11 @@ def parse_scope(kind: str, data: dict[str, Any] | None, field: str = "scope_data
 def validate_question(question: Question, field: str) -> Question:
     """Checks one imported question; errors name the field, e.g. `questions[3].options`."""
     parse_uuid(f"{field}.question_id", question.question_id)
-    if not 1 <= len(question.stem) <= 4000:
-        raise InvalidField(f"{field}.stem", "must be 1 to 4000 characters")
-    check_storable(f"{field}.stem", question.stem)
+    check_text(f"{field}.stem", question.stem, 1, 4000)
     if not 2 <= len(question.options) <= 6:
         raise InvalidField(f"{field}.options", "must hold 2 to 6 options")
     for n, option in enumerate(question.options):
-        if not 1 <= len(option) <= 1000:
-            raise InvalidField(f"{field}.options[{n}]", "must be 1 to 1000 characters")
-        check_storable(f"{field}.options[{n}]", option)
+        check_text(f"{field}.options[{n}]", option, 1, 1000)
     if not 0 <= question.correct_index < len(question.options):
         raise InvalidField(
             f"{field}.correct_index", f"must be an index into options (0..{len(question.options) - 1})"
@@ -145,10 +141,8 @@ def validate_question(question: Question, field: str) -> Question:
     if len(question.explanation) > 4000:
         raise InvalidField(f"{field}.explanation", "must be at most 4000 characters")
     check_storable(f"{field}.explanation", question.explanation)
-    if question.program is not None and not 1 <= len(question.program) <= 128:
-        raise InvalidField(f"{field}.program", "must be 1 to 128 characters")
     if question.program is not None:
-        check_storable(f"{field}.program", question.program)
+        check_text(f"{field}.program", question.program, 1, 128)
     for key in ("year_id", "block_id", "theme_id"):
         value = getattr(question, key)
         if value is not None and not 1 <= value <= MAX_SCOPE_ID:

@@ -116,14 +116,8 @@ class ProgressRepository:
     ) -> dict[str, str]:
         """Key → new server_id of the items inserted (the other keys existed)."""
         columns = [
-            json.dumps([item.idempotency_key for item in items]),
-            json.dumps([item.fingerprint for item in items]),
-            json.dumps([item.activity_type for item in items]),
-            json.dumps([item.content_id for item in items]),
-            json.dumps([item.score for item in items]),
-            json.dumps([item.duration_seconds for item in items]),
-            json.dumps([item.meta_data for item in items]),
-            json.dumps([item.occurred_at.isoformat() for item in items]),
+            json.dumps([getattr(item, column) for item in items], default=datetime.isoformat)
+            for column in _COLUMN_TYPES
         ]
         async with driver_connection(self._engine) as conn:
             rows = await conn.fetch(_PG_INSERT, profile_id, len(items), received, *columns)

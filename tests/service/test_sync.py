@@ -393,23 +393,6 @@ async def test_a_new_session_takes_the_scope_its_questions_agree_on(
     assert (view.answered_count, view.correct_count) == (2, 2)
 
 
-async def test_racing_copies_of_a_batch_store_each_attempt_and_session_once(sync_stub, make_token, bank):
-    """Copies of one batch in flight together (a client retrying while its first try still runs):
-    the unique keys decide, the losers wait, skip and read back; nothing is stored or counted twice."""
-    for trial in range(10):
-        metadata = auth(make_token(f"unlocked-{uuid.uuid4().hex[:8]}"))
-        offline = str(uuid.uuid4())
-        batch = [attempt(q.question_id, 1, offline) for q in bank]
-        outcomes = await asyncio.gather(*(sync(sync_stub, metadata, *batch) for _ in range(6)))
-        for n in range(len(batch)):
-            assert sorted(o[n].status for o in outcomes) == ["acked"] + ["duplicate"] * 5, trial
-            assert len({o[n].server_attempt_id for o in outcomes}) == 1
-        sessions = {r.server_session_id for o in outcomes for r in o}
-        assert len(sessions) == 1
-        view = await session(sync_stub, metadata, sessions.pop())
-        assert (view.answered_count, view.correct_count) == (len(bank), len(bank))
-
-
 async def test_overlapping_batches_in_any_order_race_without_loss_or_double_counting(
     sync_stub, make_token, bank
 ):
