@@ -22,7 +22,8 @@ run: install
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## gen: regenerate the Python stubs and the descriptor set from protos/
+## gen: regenerate the Python stubs, the descriptor set and the OpenAPI document from protos/
+##      (the OpenAPI generator is Debian's golang-grpc-gateway: apt-get install golang-grpc-gateway)
 gen: install
 	$(PY) -m gateway.codegen
 

@@ -1,4 +1,4 @@
-"""Generates the Python stubs and the descriptor set Envoy loads, both from protos/.
+"""Generates the Python stubs, the descriptor set Envoy loads and the OpenAPI document, from protos/.
 
 The stubs are committed (so the package imports without a build step); `--check` regenerates them
 into a temporary folder and fails when the committed copy drifted from protos/. The descriptor set
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import grpc_tools
 from grpc_tools import protoc
+
+from gateway import openapi
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
@@ -39,11 +41,14 @@ def proto_files() -> list[Path]:
 ERROR_DETAIL_PROTOS = ["google/rpc/status.proto", "google/rpc/error_details.proto"]
 
 
-def _protoc(args: list[str], extra_files: list[str] | None = None) -> None:
+def run_protoc(args: list[str], files: list[str]) -> None:
     includes = [f"-I{d}" for d in _include_dirs()]
-    files = [str(p.relative_to(PROTOS)) for p in proto_files()] + (extra_files or [])
     if protoc.main(["protoc", *includes, *args, *files]) != 0:
         raise SystemExit("protoc failed")
+
+
+def _protoc(args: list[str], extra_files: list[str] | None = None) -> None:
+    run_protoc(args, [str(p.relative_to(PROTOS)) for p in proto_files()] + (extra_files or []))
 
 
 def generate_python(out: Path) -> None:
@@ -83,6 +88,7 @@ def main() -> int:
         return 1 if drift else 0
     generate_python(PYTHON_OUT)
     generate_descriptor(DESCRIPTOR_OUT)
+    openapi.generate()
     return 0
 
 

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 
+from gateway.openapi import OPENAPI_OUT
+
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "envoy.yaml.tmpl"
 
@@ -32,6 +34,7 @@ class GatewayConfig:
     descriptor_path: Path = HERE / "build" / "studysync.pb"
     jwks_path: Path = Path(".studysync/jwks.json")
     lua_path: Path = HERE / "http_status.lua"
+    openapi_path: Path = OPENAPI_OUT
     max_request_bytes: int = 8 * 1024 * 1024
     max_response_bytes: int = 32 * 1024 * 1024
     rate_limit_tokens: int = 2000
@@ -51,7 +54,7 @@ def render(config: GatewayConfig) -> str:
             f"              socket_address: {{address: {host}, port_value: {int(port)}}}"
             for host, port in addresses
         )
-    for name in ("descriptor_path", "jwks_path", "lua_path"):
+    for name in ("descriptor_path", "jwks_path", "lua_path", "openapi_path"):
         values[name] = os.path.abspath(getattr(config, name))
     return Template(TEMPLATE.read_text()).substitute(values)
 
@@ -104,9 +107,11 @@ def main(argv: list[str] | None = None) -> None:
     config = config_from_env()
     if args.assets is not None:
         args.assets.mkdir(parents=True, exist_ok=True)
-        descriptor = shutil.copyfile(config.descriptor_path, args.assets / config.descriptor_path.name)
-        lua = shutil.copyfile(config.lua_path, args.assets / config.lua_path.name)
-        config = dataclasses.replace(config, descriptor_path=Path(descriptor), lua_path=Path(lua))
+        copied = {
+            name: Path(shutil.copyfile(getattr(config, name), args.assets / getattr(config, name).name))
+            for name in ("descriptor_path", "lua_path", "openapi_path")
+        }
+        config = dataclasses.replace(config, **copied)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(config))
 
