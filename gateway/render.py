@@ -42,6 +42,37 @@ class GatewayConfig:
     jwt_issuer: str = "studysync"
     # More replicas of a service behind the same cluster: ("progress", (host, port)), … (least request).
     extra_endpoints: tuple[tuple[str, Address], ...] = ()
+    otlp_address: Address | None = None  # an OTLP/gRPC collector: Envoy starts and exports traces
+    trace_sample_percent: float = 100.0  # of requests that start a trace (a caller's decision is kept)
+
+
+TRACING = """\
+          tracing:
+            random_sampling: {{value: {percent}}}
+            provider:
+              name: envoy.tracers.opentelemetry
+              typed_config:
+                "@type": type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig
+                service_name: studysync-gateway
+                grpc_service:
+                  envoy_grpc: {{cluster_name: otlp}}
+                  timeout: 1s
+"""
+
+TRACING_CLUSTER = """\
+  - name: otlp
+    type: STRICT_DNS
+    dns_lookup_family: V4_PREFERRED
+    connect_timeout: 1s
+    typed_extension_protocol_options: *http2
+    load_assignment:
+      cluster_name: otlp
+      endpoints:
+      - lb_endpoints:
+        - endpoint:
+            address:
+              socket_address: {{address: {host}, port_value: {port}}}
+"""
 
 
 def render(config: GatewayConfig) -> str:
@@ -56,6 +87,11 @@ def render(config: GatewayConfig) -> str:
         )
     for name in ("descriptor_path", "jwks_path", "lua_path", "openapi_path"):
         values[name] = os.path.abspath(getattr(config, name))
+    values["tracing"] = values["tracing_cluster"] = ""
+    if config.otlp_address is not None:
+        host, port = config.otlp_address
+        values["tracing"] = TRACING.format(percent=config.trace_sample_percent)
+        values["tracing_cluster"] = TRACING_CLUSTER.format(host=host, port=int(port))
     return Template(TEMPLATE.read_text()).substitute(values)
 
 
@@ -91,6 +127,8 @@ def config_from_env(env: Mapping[str, str] | None = None) -> GatewayConfig:
         max_response_bytes=num("MAX_RESPONSE_BYTES", base.max_response_bytes),
         rate_limit_tokens=num("RATE_LIMIT_TOKENS", base.rate_limit_tokens),
         rate_limit_fill_seconds=num("RATE_LIMIT_FILL_SECONDS", base.rate_limit_fill_seconds),
+        otlp_address=_address(env["STUDYSYNC_OTLP_ADDR"]) if env.get("STUDYSYNC_OTLP_ADDR") else None,
+        trace_sample_percent=float(env.get("STUDYSYNC_TRACE_SAMPLE_PERCENT") or base.trace_sample_percent),
     )
 
 

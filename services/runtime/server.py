@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from services.runtime import db, migrations
+from services.runtime import db, migrations, tracing
 from services.runtime.auth import TokenVerifier
 from services.runtime.cache import create_redis
 from services.runtime.interceptors.access_log import AccessLogInterceptor
@@ -102,13 +102,16 @@ class RunningService:
 async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> tuple[RunningService, int]:
     """Migrates the service's schema, wires interceptors, health, reflection; binds (port 0 = any)."""
     settings = settings or spec.settings()
+    tracing.configure(spec.name, settings.otlp_endpoint)
     engine = db.create_engine(settings.database_url, settings.db_schema)
+    tracing.instrument_sqlite(engine)
     if settings.migrate_on_start:
         await migrations.upgrade(engine, spec.migrations_dir, settings.db_schema)
     registry = CollectorRegistry()
     runtime = Runtime(settings, engine, db.sessionmaker(engine), create_redis(settings.redis_url), registry)
     verifier = TokenVerifier(ensure_dev_keys(settings.state_dir))
     interceptors: list[grpc.aio.ServerInterceptor] = [
+        *tracing.server_interceptors(),  # empty when tracing is off
         RequestIdInterceptor(),
         AccessLogInterceptor(spec.name),
         MetricsInterceptor(registry),  # times the wait for a slot too: that is what callers see
@@ -156,5 +159,6 @@ def serve(spec: ServiceSpec) -> None:
         await stop.wait()
         log.info("%s shutting down", spec.name)
         await service.stop()
+        await tracing.shutdown()
 
     asyncio.run(main())

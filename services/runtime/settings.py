@@ -27,6 +27,7 @@ class Settings:
     max_message_bytes: int
     migrate_on_start: bool
     concurrent_calls: int = 0  # product RPCs worked on at once; 0: no limit (see interceptors.admission)
+    otlp_endpoint: str | None = None  # where spans go over OTLP/gRPC; None: tracing off (runtime.tracing)
 
     @classmethod
     def from_env(
@@ -54,4 +55,8 @@ class Settings:
             max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),
             migrate_on_start=(env("MIGRATE_ON_START", "1") or "1") not in ("0", "false", "no"),
             concurrent_calls=int(env("CONCURRENT_CALLS", str(default_concurrent_calls)) or 0),
+            # The OpenTelemetry SDK's own variables, as every OTel user expects.
+            otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+            or None,
         )

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 
+from services.runtime import tracing
 from services.runtime.server import Runtime, ServiceSpec
 from services.sync.app import SyncApp, SyncMetrics
 from services.sync.cache import SyncCache
@@ -18,7 +19,9 @@ from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
     metrics = SyncMetrics(runtime.registry)
     # sync → packages, gRPC only; the channel lives as long as the server.
-    channel = grpc.aio.insecure_channel(runtime.settings.packages_address, options=CHANNEL_OPTIONS)
+    channel = grpc.aio.insecure_channel(
+        runtime.settings.packages_address, options=CHANNEL_OPTIONS, interceptors=tracing.client_interceptors()
+    )
     runtime.closers.append(channel.close)
     app = SyncApp(
         SyncRepository(runtime.engine),

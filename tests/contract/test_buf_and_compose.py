@@ -65,3 +65,27 @@ def test_the_gateway_rendered_from_compose_env_points_at_the_compose_services(co
         assert clusters[spec.name] == {"address": spec.name, "port_value": spec.default_port}
     listener = config["static_resources"]["listeners"][0]["address"]["socket_address"]
     assert listener["address"] == "0.0.0.0" and listener["port_value"] == 8080
+
+
+def test_compose_traces_go_to_jaeger_from_envoy_and_every_service(compose, tmp_path):
+    assert "jaeger" in compose["services"]
+    for spec in SPECS:
+        assert (
+            compose["services"][spec.name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"]
+            == "http://jaeger:4317"
+        )
+    env = {k: str(v) for k, v in compose["services"]["gateway-config"]["environment"].items()}
+    env["STUDYSYNC_STATE_DIR"] = str(tmp_path)
+    config = yaml.safe_load(render(config_from_env(env)))
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert manager["tracing"]["provider"]["name"] == "envoy.tracers.opentelemetry"
+    [otlp] = [c for c in config["static_resources"]["clusters"] if c["name"] == "otlp"]
+    address = otlp["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+    assert address["socket_address"] == {"address": "jaeger", "port_value": 4317}
+
+
+def test_without_a_collector_the_gateway_does_not_trace(tmp_path):
+    config = yaml.safe_load(render(config_from_env({"STUDYSYNC_STATE_DIR": str(tmp_path)})))
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    assert "tracing" not in manager
+    assert "otlp" not in {c["name"] for c in config["static_resources"]["clusters"]}

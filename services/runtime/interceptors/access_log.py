@@ -1,4 +1,4 @@
-"""One JSON line per RPC: method, status, duration, request id, caller."""
+"""One JSON line per RPC: method, status, duration, request id, trace id, caller."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import logging
 
 import grpc
 
+from services.runtime import tracing
 from services.runtime.auth import peek_principal
-from services.runtime.interceptors import ObservingInterceptor
+from services.runtime.interceptors import ObservingInterceptor, metadata_value
 from services.runtime.interceptors.request_id import current_request_id
 
 log = logging.getLogger("studysync.access")
@@ -28,6 +29,7 @@ class AccessLogInterceptor(ObservingInterceptor):
                     "code": code,
                     "duration_ms": round(seconds * 1000, 3),
                     "request_id": current_request_id(),
+                    "trace_id": tracing.current_trace_id(metadata_value(context, "traceparent")),
                     "sub": principal.sub if principal else None,
                     "peer": context.peer(),
                 }
