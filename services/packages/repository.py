@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exc, select, text, tuple_, update
+from sqlalchemy import exc, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -250,11 +250,7 @@ class PackagesRepository:
         two versions with one number or, when reusing, one content."""
         now = datetime.now(UTC)
         async with self.writing() as session:
-            if self._postgres:
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                    {"k": f"{scope.kind}:{scope.key}"},
-                )
+            await self._lock_scope(session, scope.kind, scope.key)
             rows = (
                 await session.execute(
                     select(
@@ -293,14 +289,49 @@ class PackagesRepository:
             session.add(row)
         return _package(row), True
 
+    async def _lock_scope(self, session: AsyncSession, scope: str, scope_key: str) -> None:
+        """Versions of one scope are made and published one at a time (SQLite has a single writer)."""
+        if self._postgres:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"{scope}:{scope_key}"}
+            )
+
     @runs_to_completion
     async def publish(self, package_id: uuid.UUID) -> Package | None:
-        """Publishes a draft; a published package is returned unchanged (never updated: the trigger)."""
+        """Publishes a draft; a published package is returned unchanged (never updated: the trigger).
+        A draft older than a published version of its scope is refused, so the newest published
+        version is always the newest content. Under the scope's lock, as versions are made."""
         now = datetime.now(UTC)
         async with self.writing() as session:
-            await session.execute(
-                update(PackageRow)
-                .where(PackageRow.package_id == package_id, PackageRow.is_published.is_(False))
-                .values(is_published=True, published_at=now, updated_at=now)
-            )
+            draft = (
+                await session.execute(
+                    select(
+                        PackageRow.scope, PackageRow.scope_key, PackageRow.version, PackageRow.is_published
+                    ).where(PackageRow.package_id == package_id)
+                )
+            ).one_or_none()
+            if draft is None:
+                return None
+            if not draft.is_published:
+                await self._lock_scope(session, draft.scope, draft.scope_key)
+                newer = await session.scalar(
+                    select(func.max(PackageRow.version)).where(
+                        PackageRow.scope == draft.scope,
+                        PackageRow.scope_key == draft.scope_key,
+                        PackageRow.is_published.is_(True),
+                        PackageRow.version > draft.version,
+                    )
+                )
+                if newer is not None:
+                    raise FailedPrecondition(
+                        f"version {newer} of this scope is already published and this draft is version "
+                        f"{draft.version}: publish a newer draft, or generate the scope again",
+                        reason="STALE_DRAFT",
+                        field="package_id",
+                    )
+                await session.execute(
+                    update(PackageRow)
+                    .where(PackageRow.package_id == package_id)
+                    .values(is_published=True, published_at=now, updated_at=now)
+                )
         return await self.package(package_id)

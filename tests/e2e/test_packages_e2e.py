@@ -275,3 +275,23 @@ def test_list_pages_newest_first_with_page_token(http, bearer, published):
             break
     assert published["package_id"] in seen and len(seen) == len(set(seen))
     assert stamps == sorted(stamps, reverse=True)
+
+
+def test_publishing_a_draft_older_than_the_published_version_is_refused(http, bearer, published):
+    admin = bearer("admin-1", roles=["admin"])
+    scope = {"scope": "BLOCK", "scope_data": {"block_id": published["scope_data"]["block_id"]}}
+    stale = http.post("/api/v1/admin/tests/packages", json={"name": "Old", **scope}, headers=admin)
+    assert stale.status_code == 200, stale.text
+    regenerated = http.post(
+        "/api/v1/admin/tests/packages", json={"name": "New", **scope}, headers=admin
+    ).json()
+    ok = http.post(
+        f"/api/v1/admin/tests/packages/{regenerated['package_id']}:publish", json={}, headers=admin
+    )
+    assert ok.status_code == 200, ok.text
+    refused = http.post(
+        f"/api/v1/admin/tests/packages/{stale.json()['package_id']}:publish", json={}, headers=admin
+    )
+    body = assert_json_error(refused, 400)
+    assert body["details"][0]["reason"] == "STALE_DRAFT"
+    assert body["details"][0]["metadata"]["field"] == "package_id"

@@ -201,6 +201,39 @@ async def test_draft_from_question_ids_then_publish_is_frozen_and_publishing_aga
     assert again.version_hash == draft.version_hash
 
 
+async def publish(stub, admin, package_id: str) -> res.TestPackage:  # noqa: ANN001
+    return await stub.PublishTestPackage(pb.PublishTestPackageRequest(package_id=package_id), metadata=admin)
+
+
+async def test_a_draft_older_than_the_published_version_of_its_scope_is_refused(
+    packages_stub, admin, reader, bank, block
+):
+    await bank()
+    older = await create_draft(packages_stub, admin, {"block_id": block}, name="v1")
+    newer = await create_draft(packages_stub, admin, {"block_id": block}, name="v2")
+    assert (older.version, newer.version) == (1, 2)
+    await publish(packages_stub, admin, newer.package_id)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await publish(packages_stub, admin, older.package_id)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(caught.value)
+    assert info.reason == "STALE_DRAFT" and info.metadata["field"] == "package_id"
+    listed = await packages_stub.ListTestPackages(
+        pb.ListTestPackagesRequest(scope="BLOCK", block_id=block), metadata=reader
+    )
+    assert [p.package_id for p in listed.packages] == [newer.package_id]  # the old draft stayed a draft
+    again = await publish(packages_stub, admin, newer.package_id)  # publishing is still idempotent
+    assert again.is_published
+
+
+async def test_drafts_published_in_version_order_are_both_published(packages_stub, admin, bank, block):
+    await bank()
+    first = await create_draft(packages_stub, admin, {"block_id": block})
+    second = await create_draft(packages_stub, admin, {"block_id": block})
+    assert (await publish(packages_stub, admin, first.package_id)).is_published
+    assert (await publish(packages_stub, admin, second.package_id)).is_published
+
+
 @pytest.mark.parametrize(
     "change",
     [

@@ -125,6 +125,8 @@ class PackagesServiceServicer:
 
     def PublishTestPackage(self, request, context):
         """Admin. Publishes (freezes) a draft package; publishing a published package changes nothing.
+        A draft older than a published version of its scope is refused (FAILED_PRECONDITION, reason
+        `STALE_DRAFT`), so the newest published version of a scope is always its newest content.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
