@@ -27,6 +27,7 @@ class Comparison:
     stale: list[tuple[str, str, PackageSummary]]
     gone: list[tuple[str, str]]
     new_packages: list[PackageSummary]
+    next_page_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,31 @@ def _decode_page(token: str) -> tuple[datetime, uuid.UUID] | None:
         raise InvalidField("page_token", "is not a token this server issued") from None
 
 
+def _page_limit(page_size: int) -> int:
+    if page_size < 0:
+        raise InvalidField("page_size", "must be ≥ 0")
+    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def _encode_new_page(summary: PackageSummary) -> str:
+    return base64.urlsafe_b64encode(f"n1|{summary.scope}|{summary.package_id}".encode()).decode().rstrip("=")
+
+
+def _decode_new_page(token: str) -> tuple[str, str] | None:
+    """The (scope, package_id) after which compare's `new_packages` continue."""
+    if not token:
+        return None
+    try:
+        version, scope, package_id = (
+            base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("|")
+        )
+        if version != "n1" or scope not in domain.SCOPES:
+            raise ValueError
+        return scope, str(uuid.UUID(package_id))
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidField("page_token", "is not a token this server issued") from None
+
+
 def _validators(version_hash: str) -> tuple[tuple[str, str], ...]:
     """The same headers on 200, 304 and HEAD (RFC 9110 §15.4.5)."""
     return (("etag", domain.etag(version_hash)), ("cache-control", domain.CACHE_CONTROL))
@@ -109,9 +135,7 @@ class PackagesApp:
         page_size: int,
         page_token: str,
     ) -> tuple[list[PackageSummary], str]:
-        if page_size < 0:
-            raise InvalidField("page_size", "must be ≥ 0")
-        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        limit = _page_limit(page_size)
         found = await self._repository.list_published(
             _scope_filter(scope), _filters(year_id, block_id, theme_id), limit + 1, _decode_page(page_token)
         )
@@ -142,7 +166,11 @@ class PackagesApp:
         year_id: int | None,
         block_id: int | None,
         theme_id: int | None,
+        page_size: int = 0,
+        page_token: str = "",
     ) -> Comparison:
+        limit = _page_limit(page_size)
+        after = _decode_new_page(page_token)
         if len(held) > domain.MAX_HELD:
             raise InvalidField("held", f"must hold at most {domain.MAX_HELD} packages")
         ids = [parse_uuid(f"held[{n}].package_id", package_id) for n, (package_id, _) in enumerate(held)]
@@ -167,8 +195,14 @@ class PackagesApp:
         matching = await self._repository.latest_published(
             _scope_filter(scope), _filters(year_id, block_id, theme_id)
         )
-        new = [summary for scope_id, summary in matching.items() if scope_id not in held_scopes]
-        return Comparison(current, stale, gone, sorted(new, key=lambda s: (s.scope, s.package_id)))
+        new = sorted(
+            (s for scope_id, s in matching.items() if scope_id not in held_scopes),
+            key=lambda s: (s.scope, s.package_id),
+        )
+        if after is not None:
+            new = [s for s in new if (s.scope, s.package_id) > after]
+        token = _encode_new_page(new[limit - 1]) if len(new) > limit else ""
+        return Comparison(current, stale, gone, new[:limit], token)
 
     async def questions(self, question_ids: list[str], package_id: str) -> list[Question]:
         """The sync service's one call per batch: bank questions by id, or a package's snapshot."""

@@ -117,6 +117,8 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
             [(h.package_id, h.version_hash) for h in request.held],
             request.scope,
             *(_optional(request, f) for f in ("year_id", "block_id", "theme_id")),
+            request.page_size,
+            request.page_token,
         )
         return pb.CompareTestPackagesResponse(
             current=[res.HeldPackage(package_id=i, version_hash=h) for i, h in result.current],
@@ -126,6 +128,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
             ],
             gone=[res.HeldPackage(package_id=i, version_hash=h) for i, h in result.gone],
             new_packages=[summary_to_proto(s) for s in result.new_packages],
+            next_page_token=result.next_page_token,
         )
 
     async def BatchCreateQuestions(self, request, context):  # noqa: N802

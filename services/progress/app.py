@@ -26,6 +26,13 @@ def rollout_from_env() -> Rollout:
     )
 
 
+def _resume_position(token: str) -> int:
+    try:
+        return domain.decode_cursor(token)
+    except domain.InvalidField:
+        raise domain.InvalidField("resume_token", "is not a token this server issued") from None
+
+
 class ProgressApp:
     def __init__(self, repository: ProgressRepository, rollout: Rollout, metrics: ProgressMetrics) -> None:
         self._repository = repository
@@ -40,14 +47,21 @@ class ProgressApp:
         return results
 
     async def list_progress(
-        self, principal: Principal, profile_id: str, page_size: int, page_token: str
-    ) -> tuple[list[StoredRecord], str]:
+        self, principal: Principal, profile_id: str, page_size: int, page_token: str, resume_token: str = ""
+    ) -> tuple[list[StoredRecord], str, str]:
+        """A page in server order, the next page's token (empty on the last page, AIP-158) and the
+        resume token (always set) for later calls that want only what is new."""
         if not profile_id:
             raise domain.InvalidField("profile_id", "is required")
         principal.require_profile(profile_id)
-        after = domain.decode_cursor(page_token)
-        records = await self._repository.list_after(profile_id, after, domain.page_size(page_size))
-        return records, domain.encode_cursor(records[-1].seq if records else after)
+        if page_token and resume_token:
+            raise domain.InvalidField("resume_token", "set page_token or resume_token, not both")
+        after = domain.decode_cursor(page_token) if page_token else _resume_position(resume_token)
+        limit = domain.page_size(page_size)
+        found = await self._repository.list_after(profile_id, after, limit + 1)
+        records = found[:limit]
+        position = domain.encode_cursor(records[-1].seq if records else after)
+        return records, position if len(found) > limit else "", position
 
     async def receipts(
         self, principal: Principal, profile_id: str, keys: Sequence[str]

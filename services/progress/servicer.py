@@ -70,10 +70,16 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
         return pb.BatchRecordProgressResponse(results=[result_to_proto(r) for r in results])
 
     async def ListProgress(self, request, context):  # noqa: N802
-        records, token = await self._app.list_progress(
-            current_principal(), request.profile_id, request.page_size, request.page_token
+        records, next_page, resume = await self._app.list_progress(
+            current_principal(),
+            request.profile_id,
+            request.page_size,
+            request.page_token,
+            request.resume_token,
         )
-        return pb.ListProgressResponse(items=[record_to_proto(r) for r in records], next_page_token=token)
+        return pb.ListProgressResponse(
+            items=[record_to_proto(r) for r in records], next_page_token=next_page, resume_token=resume
+        )
 
     async def BatchGetProgressReceipts(self, request, context):  # noqa: N802
         receipts = await self._app.receipts(

@@ -122,6 +122,7 @@ def test_read_back_and_receipts_through_the_gateway(http, bearer, profile):
         headers=headers,
     ).json()
     assert [i["idempotency_key"] for i in rest["items"]] == ["b"]
+    assert rest["next_page_token"] == "" and rest["resume_token"]  # AIP-158: the list ended
     receipts = http.get(
         "/api/v1/progress/receipts",
         params=[("profile_id", profile), ("idempotency_keys", "b"), ("idempotency_keys", "zzz")],

@@ -439,6 +439,35 @@ async def test_compare_tells_current_stale_gone_and_new(packages_stub, admin, re
     assert fresh.package_id in new_ids and v2.package_id not in new_ids and v1.package_id not in new_ids
 
 
+async def test_compare_pages_its_new_packages_until_the_token_is_empty(packages_stub, admin, reader, block):
+    year = block  # a year of this test's own, so the filter sees only its packages
+    made = set()
+    for b in range(block, block + 5):
+        await packages_stub.BatchCreateQuestions(
+            pb.BatchCreateQuestionsRequest(questions=questions(b, 2, year_id=year)), metadata=admin
+        )
+        made.add(
+            (await generate(packages_stub, admin, b, {"block_id": b, "year_id": year})).package.package_id
+        )
+    seen, token, pages = [], "", 0
+    while True:
+        page = await packages_stub.CompareTestPackages(
+            pb.CompareTestPackagesRequest(scope="BLOCK", year_id=year, page_size=2, page_token=token),
+            metadata=reader,
+        )
+        pages += 1
+        assert len(page.new_packages) <= 2
+        seen += [p.package_id for p in page.new_packages]
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == 3 and sorted(seen) == sorted(made) and len(seen) == len(set(seen))
+    error = await invalid(
+        packages_stub.CompareTestPackages(pb.CompareTestPackagesRequest(page_token="nope"), metadata=reader)
+    )
+    assert error_info(error).metadata["field"] == "page_token"
+
+
 async def test_compare_offers_the_current_version_to_a_device_whose_copy_is_gone(
     packages_stub, admin, reader, bank, block
 ):

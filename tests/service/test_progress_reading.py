@@ -42,25 +42,47 @@ async def test_read_back_pages_in_server_order_without_skips_or_repeats_while_wr
     seen: list[str] = []
     token = ""
     writes = iter([(25, 7), (32, 13), (45, 5)])
-    while True:
+    while True:  # a generic AIP-158 loop: page until the token is empty
         page = await progress_stub.ListProgress(
             pb.ListProgressRequest(profile_id=profile, page_size=10, page_token=token), metadata=metadata
         )
         seen += [r.idempotency_key for r in page.items]
-        token = page.next_page_token
-        assert token, "a cursor is returned even on the last page"
+        assert page.resume_token, "a resume token on every page"
         more = next(writes, None)
         if more:
             await write(*more)  # new items arrive while the device is paging
-        elif len(page.items) < 10:
+        token = page.next_page_token
+        if not token:
             break
     assert seen == [f"k-{n:04d}" for n in range(50)]
-    # Later, the same cursor yields only what arrived since.
+    # Later, the last page's resume token yields only what arrived since.
+    resume = page.resume_token
     await write(50, 2)
     page = await progress_stub.ListProgress(
-        pb.ListProgressRequest(profile_id=profile, page_token=token), metadata=metadata
+        pb.ListProgressRequest(profile_id=profile, resume_token=resume), metadata=metadata
     )
     assert [r.idempotency_key for r in page.items] == ["k-0050", "k-0051"]
+    assert page.next_page_token == ""
+    idle = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile, resume_token=page.resume_token), metadata=metadata
+    )
+    assert list(idle.items) == [] and idle.next_page_token == "" and idle.resume_token == page.resume_token
+
+
+async def test_a_full_last_page_ends_the_list(progress_stub, profile, metadata):
+    """Exactly page_size items left: the page is full and still the last one."""
+    batch = [item(f"k-{n}") for n in range(4)]
+    await progress_stub.BatchRecordProgress(
+        pb.BatchRecordProgressRequest(profile_id=profile, items=batch), metadata=metadata
+    )
+    first = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile, page_size=2), metadata=metadata
+    )
+    last = await progress_stub.ListProgress(
+        pb.ListProgressRequest(profile_id=profile, page_size=2, page_token=first.next_page_token),
+        metadata=metadata,
+    )
+    assert first.next_page_token and len(last.items) == 2 and last.next_page_token == ""
 
 
 async def test_read_back_returns_what_was_sent(progress_stub, profile, metadata):
@@ -90,6 +112,8 @@ async def test_read_back_returns_what_was_sent(progress_stub, profile, metadata)
     ("field", "request_args"),
     [
         ("page_token", {"page_token": "not-a-token"}),
+        ("resume_token", {"resume_token": "not-a-token"}),
+        ("resume_token", {"page_token": "djE6MQ", "resume_token": "djE6MQ"}),
         ("page_size", {"page_size": -1}),
         ("profile_id", {"profile_id": ""}),
     ],

@@ -40,30 +40,36 @@ class GetTestPackageRequest(_message.Message):
     def __init__(self, package_id: _Optional[str] = ...) -> None: ...
 
 class CompareTestPackagesRequest(_message.Message):
-    __slots__ = ("held", "scope", "year_id", "block_id", "theme_id")
+    __slots__ = ("held", "scope", "year_id", "block_id", "theme_id", "page_size", "page_token")
     HELD_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     YEAR_ID_FIELD_NUMBER: _ClassVar[int]
     BLOCK_ID_FIELD_NUMBER: _ClassVar[int]
     THEME_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     held: _containers.RepeatedCompositeFieldContainer[_resources_pb2.HeldPackage]
     scope: str
     year_id: int
     block_id: int
     theme_id: int
-    def __init__(self, held: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., scope: _Optional[str] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, held: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., scope: _Optional[str] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class CompareTestPackagesResponse(_message.Message):
-    __slots__ = ("current", "stale", "gone", "new_packages")
+    __slots__ = ("current", "stale", "gone", "new_packages", "next_page_token")
     CURRENT_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
     GONE_FIELD_NUMBER: _ClassVar[int]
     NEW_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     current: _containers.RepeatedCompositeFieldContainer[_resources_pb2.HeldPackage]
     stale: _containers.RepeatedCompositeFieldContainer[_resources_pb2.StalePackage]
     gone: _containers.RepeatedCompositeFieldContainer[_resources_pb2.HeldPackage]
     new_packages: _containers.RepeatedCompositeFieldContainer[_resources_pb2.TestPackageSummary]
-    def __init__(self, current: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., stale: _Optional[_Iterable[_Union[_resources_pb2.StalePackage, _Mapping]]] = ..., gone: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., new_packages: _Optional[_Iterable[_Union[_resources_pb2.TestPackageSummary, _Mapping]]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, current: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., stale: _Optional[_Iterable[_Union[_resources_pb2.StalePackage, _Mapping]]] = ..., gone: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., new_packages: _Optional[_Iterable[_Union[_resources_pb2.TestPackageSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class BatchCreateQuestionsRequest(_message.Message):
     __slots__ = ("questions",)

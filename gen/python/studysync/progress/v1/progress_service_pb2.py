@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from studysync.progress.v1 import resources_pb2 as studysync_dot_progress_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,studysync/progress/v1/progress_service.proto\x12\x15studysync.progress.v1\x1a\x1cgoogle/api/annotations.proto\x1a%studysync/progress/v1/resources.proto\"d\n\x1a\x42\x61tchRecordProgressRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x32\n\x05items\x18\x02 \x03(\x0b\x32#.studysync.progress.v1.ProgressItem\"U\n\x1b\x42\x61tchRecordProgressResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.studysync.progress.v1.ProgressResult\"P\n\x13ListProgressRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"e\n\x14ListProgressResponse\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.studysync.progress.v1.ProgressRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x1f\x42\x61tchGetProgressReceiptsRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x18\n\x10idempotency_keys\x18\x02 \x03(\t\"\\\n BatchGetProgressReceiptsResponse\x12\x38\n\x08receipts\x18\x01 \x03(\x0b\x32&.studysync.progress.v1.ProgressReceipt\"(\n\x12GetFeaturesRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"I\n\x13GetFeaturesResponse\x12\x1d\n\x10offline_progress\x18\x01 \x01(\x08H\x00\x88\x01\x01\x42\x13\n\x11_offline_progress2\xe8\x04\n\x0fProgressService\x12\x9f\x01\n\x13\x42\x61tchRecordProgress\x12\x31.studysync.progress.v1.BatchRecordProgressRequest\x1a\x32.studysync.progress.v1.BatchRecordProgressResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/api/v1/progress/batch:\x01*\x12\x81\x01\n\x0cListProgress\x12*.studysync.progress.v1.ListProgressRequest\x1a+.studysync.progress.v1.ListProgressResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/progress\x12\xae\x01\n\x18\x42\x61tchGetProgressReceipts\x12\x36.studysync.progress.v1.BatchGetProgressReceiptsRequest\x1a\x37.studysync.progress.v1.BatchGetProgressReceiptsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/progress/receipts\x12~\n\x0bGetFeatures\x12).studysync.progress.v1.GetFeaturesRequest\x1a*.studysync.progress.v1.GetFeaturesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/featuresb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,studysync/progress/v1/progress_service.proto\x12\x15studysync.progress.v1\x1a\x1cgoogle/api/annotations.proto\x1a%studysync/progress/v1/resources.proto\"d\n\x1a\x42\x61tchRecordProgressRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x32\n\x05items\x18\x02 \x03(\x0b\x32#.studysync.progress.v1.ProgressItem\"U\n\x1b\x42\x61tchRecordProgressResponse\x12\x36\n\x07results\x18\x01 \x03(\x0b\x32%.studysync.progress.v1.ProgressResult\"f\n\x13ListProgressRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x14\n\x0cresume_token\x18\x04 \x01(\t\"{\n\x14ListProgressResponse\x12\x34\n\x05items\x18\x01 \x03(\x0b\x32%.studysync.progress.v1.ProgressRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x14\n\x0cresume_token\x18\x03 \x01(\t\"O\n\x1f\x42\x61tchGetProgressReceiptsRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\x12\x18\n\x10idempotency_keys\x18\x02 \x03(\t\"\\\n BatchGetProgressReceiptsResponse\x12\x38\n\x08receipts\x18\x01 \x03(\x0b\x32&.studysync.progress.v1.ProgressReceipt\"(\n\x12GetFeaturesRequest\x12\x12\n\nprofile_id\x18\x01 \x01(\t\"I\n\x13GetFeaturesResponse\x12\x1d\n\x10offline_progress\x18\x01 \x01(\x08H\x00\x88\x01\x01\x42\x13\n\x11_offline_progress2\xe8\x04\n\x0fProgressService\x12\x9f\x01\n\x13\x42\x61tchRecordProgress\x12\x31.studysync.progress.v1.BatchRecordProgressRequest\x1a\x32.studysync.progress.v1.BatchRecordProgressResponse\"!\x82\xd3\xe4\x93\x02\x1b\"\x16/api/v1/progress/batch:\x01*\x12\x81\x01\n\x0cListProgress\x12*.studysync.progress.v1.ListProgressRequest\x1a+.studysync.progress.v1.ListProgressResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/progress\x12\xae\x01\n\x18\x42\x61tchGetProgressReceipts\x12\x36.studysync.progress.v1.BatchGetProgressReceiptsRequest\x1a\x37.studysync.progress.v1.BatchGetProgressReceiptsResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/api/v1/progress/receipts\x12~\n\x0bGetFeatures\x12).studysync.progress.v1.GetFeaturesRequest\x1a*.studysync.progress.v1.GetFeaturesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/featuresb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,17 +46,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BATCHRECORDPROGRESSRESPONSE']._serialized_start=242
   _globals['_BATCHRECORDPROGRESSRESPONSE']._serialized_end=327
   _globals['_LISTPROGRESSREQUEST']._serialized_start=329
-  _globals['_LISTPROGRESSREQUEST']._serialized_end=409
-  _globals['_LISTPROGRESSRESPONSE']._serialized_start=411
-  _globals['_LISTPROGRESSRESPONSE']._serialized_end=512
-  _globals['_BATCHGETPROGRESSRECEIPTSREQUEST']._serialized_start=514
-  _globals['_BATCHGETPROGRESSRECEIPTSREQUEST']._serialized_end=593
-  _globals['_BATCHGETPROGRESSRECEIPTSRESPONSE']._serialized_start=595
-  _globals['_BATCHGETPROGRESSRECEIPTSRESPONSE']._serialized_end=687
-  _globals['_GETFEATURESREQUEST']._serialized_start=689
-  _globals['_GETFEATURESREQUEST']._serialized_end=729
-  _globals['_GETFEATURESRESPONSE']._serialized_start=731
-  _globals['_GETFEATURESRESPONSE']._serialized_end=804
-  _globals['_PROGRESSSERVICE']._serialized_start=807
-  _globals['_PROGRESSSERVICE']._serialized_end=1423
+  _globals['_LISTPROGRESSREQUEST']._serialized_end=431
+  _globals['_LISTPROGRESSRESPONSE']._serialized_start=433
+  _globals['_LISTPROGRESSRESPONSE']._serialized_end=556
+  _globals['_BATCHGETPROGRESSRECEIPTSREQUEST']._serialized_start=558
+  _globals['_BATCHGETPROGRESSRECEIPTSREQUEST']._serialized_end=637
+  _globals['_BATCHGETPROGRESSRECEIPTSRESPONSE']._serialized_start=639
+  _globals['_BATCHGETPROGRESSRECEIPTSRESPONSE']._serialized_end=731
+  _globals['_GETFEATURESREQUEST']._serialized_start=733
+  _globals['_GETFEATURESREQUEST']._serialized_end=773
+  _globals['_GETFEATURESRESPONSE']._serialized_start=775
+  _globals['_GETFEATURESRESPONSE']._serialized_end=848
+  _globals['_PROGRESSSERVICE']._serialized_start=851
+  _globals['_PROGRESSSERVICE']._serialized_end=1467
 # @@protoc_insertion_point(module_scope)

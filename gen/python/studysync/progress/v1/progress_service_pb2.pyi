@@ -23,22 +23,26 @@ class BatchRecordProgressResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[_resources_pb2.ProgressResult, _Mapping]]] = ...) -> None: ...
 
 class ListProgressRequest(_message.Message):
-    __slots__ = ("profile_id", "page_size", "page_token")
+    __slots__ = ("profile_id", "page_size", "page_token", "resume_token")
     PROFILE_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     profile_id: str
     page_size: int
     page_token: str
-    def __init__(self, profile_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, profile_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class ListProgressResponse(_message.Message):
-    __slots__ = ("items", "next_page_token")
+    __slots__ = ("items", "next_page_token", "resume_token")
     ITEMS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     items: _containers.RepeatedCompositeFieldContainer[_resources_pb2.ProgressRecord]
     next_page_token: str
-    def __init__(self, items: _Optional[_Iterable[_Union[_resources_pb2.ProgressRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, items: _Optional[_Iterable[_Union[_resources_pb2.ProgressRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class BatchGetProgressReceiptsRequest(_message.Message):
     __slots__ = ("profile_id", "idempotency_keys")
