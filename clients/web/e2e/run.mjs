@@ -1,0 +1,20 @@
+// `node run.mjs <scenario>`: runs one scenario of scenarios.mjs; exit 1 with its name and what was seen.
+import * as scenarios from './scenarios.mjs';
+import { log } from './lib.mjs';
+
+const name = process.argv[2];
+const scenario = scenarios[name];
+if (!scenario) {
+  console.error(`unknown scenario "${name}"; known: ${Object.keys(scenarios).join(', ')}`);
+  process.exit(2);
+}
+const started = Date.now();
+try {
+  await scenario();
+  log(`SCENARIO ${name} PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  process.exit(0);
+} catch (error) {
+  console.error(`SCENARIO ${name} FAILED: ${error.message}`);
+  if (!(error.name === 'ScenarioError')) console.error(error.stack);
+  process.exit(1);
+}
