@@ -22,7 +22,7 @@ from services.devstack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "clients" / "web"
-DIST = WEB / "dist"
+DIST = Path(os.environ.get("STUDYSYNC_WEB_DIST") or WEB / "dist")  # as gateway.render reads it
 E2E = WEB / "e2e"
 ARTIFACTS = E2E / "artifacts"  # git-ignored: screenshots of the last run
 CHROMIUM = Path("/usr/bin/chromium")
