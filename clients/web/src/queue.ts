@@ -191,6 +191,11 @@ export class OfflineQueue {
     return (await this.o.store.get<{ k: string; ms: number }>('kv', LAST_SYNC))?.ms;
   }
 
+  /** A sync reached the server and nothing was left over (also the read-back on the Progress page). */
+  async markSynced(): Promise<void> {
+    await this.o.store.putMany('kv', [{ k: LAST_SYNC, ms: this.o.now() }]);
+  }
+
   /** The network is back (or the user asked): retry now, not at the end of the backoff. */
   resetBackoff(): void {
     this.failures = 0;
@@ -252,7 +257,7 @@ export class OfflineQueue {
       this.backoff(null);
     } else {
       this.resetBackoff();
-      if (report.sent > 0) await this.o.store.putMany('kv', [{ k: LAST_SYNC, ms: this.o.now() }]);
+      if (report.sent > 0) await this.markSynced();
     }
     this.problem = report.problem;
     this.o.onChange?.();
