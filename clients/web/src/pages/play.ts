@@ -65,9 +65,10 @@ export function playPage(ctx: Ctx): Page {
         const letter = String(item.body.content_id).replace(/^letter-/, '').toUpperCase();
         const right = Number(item.body.score) === 1;
         return h('li', { class: 'item', testid: 'recent-item', 'data-key': item.key, 'data-state': item.state },
-          h('span', { class: 'item-main' }, h('span', { class: 'item-letter', 'aria-hidden': 'true' }, letter),
-            h('span', {}, `Letter ${letter} · ${right ? 'found' : 'missed'}`)),
-          h('span', { class: 'item-meta' }, when(Date.parse(String(item.body.timestamp)))),
+          h('span', { class: 'item-letter', 'aria-hidden': 'true' }, letter),
+          h('span', { class: 'item-body' },
+            h('span', { class: 'item-main' }, `Letter ${letter} · ${right ? 'found' : 'missed'}`),
+            h('span', { class: 'item-meta' }, when(Date.parse(String(item.body.timestamp))))),
           stateBadge(item.state));
       }),
     );

@@ -62,15 +62,17 @@ export function progressPage(ctx: Ctx): Page {
       ...own.filter((i) => i.state !== 'failed').map((i) => ({
         ms: Date.parse(String(i.body.timestamp)),
         el: h('li', { class: 'item', testid: 'progress-item', 'data-key': i.key, 'data-state': i.state, 'data-origin': 'this-device' },
-          h('span', { class: 'item-main' }, describe(String(i.body.activity_type), String(i.body.content_id), Number(i.body.score))),
-          h('span', { class: 'item-meta' }, `${when(Date.parse(String(i.body.timestamp)))} · this device`),
+          h('span', { class: 'item-body' },
+            h('span', { class: 'item-main' }, describe(String(i.body.activity_type), String(i.body.content_id), Number(i.body.score))),
+            h('span', { class: 'item-meta' }, `${when(Date.parse(String(i.body.timestamp)))} · this device`)),
           stateBadge(i.state)),
       })),
       ...others.map((r) => ({
         ms: Date.parse(r.timestamp),
         el: h('li', { class: 'item', testid: 'progress-item', 'data-key': r.idempotency_key, 'data-state': 'synced', 'data-origin': 'other-device' },
-          h('span', { class: 'item-main' }, describe(r.activity_type, r.content_id, r.score)),
-          h('span', { class: 'item-meta' }, `${when(Date.parse(r.timestamp))} · another device`),
+          h('span', { class: 'item-body' },
+            h('span', { class: 'item-main' }, describe(r.activity_type, r.content_id, r.score)),
+            h('span', { class: 'item-meta' }, `${when(Date.parse(r.timestamp))} · another device`)),
           stateBadge('synced')),
       })),
     ].sort((a, b) => b.ms - a.ms);
@@ -81,8 +83,9 @@ export function progressPage(ctx: Ctx): Page {
     failed.replaceChildren(
       ...bad.map((i) =>
         h('li', { class: 'item item-failed', testid: 'failed-item', 'data-key': i.key },
-          h('span', { class: 'item-main' }, describe(String(i.body.activity_type), String(i.body.content_id), Number(i.body.score))),
-          h('span', { class: 'item-reason' }, `The server said: ${i.error ?? 'refused'}`),
+          h('span', { class: 'item-body' },
+            h('span', { class: 'item-main' }, describe(String(i.body.activity_type), String(i.body.content_id), Number(i.body.score))),
+            h('span', { class: 'item-reason' }, `The server said: ${i.error ?? 'refused'}`)),
           stateBadge('failed')),
       ),
     );
