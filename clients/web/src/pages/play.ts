@@ -21,6 +21,7 @@ export function playPage(ctx: Ctx): Page {
   const recent = h('ul', { class: 'item-list', testid: 'recent-list' });
   const offlineNote = h('p', { class: 'notice notice-warn', hidden: true },
     'Saving while offline is switched off for this profile. Playing resumes when the network is back.');
+  const problemNote = h('p', { class: 'notice notice-bad', role: 'status', hidden: true });
   let started = performance.now();
 
   function newRound(): void {
@@ -75,6 +76,10 @@ export function playPage(ctx: Ctx): Page {
     if (!items.length) recent.append(h('li', { class: 'empty' }, 'Nothing played yet. Pick a letter to start.'));
     const blocked = !ctx.offlineAllowed && !navigator.onLine;
     offlineNote.hidden = !blocked;
+    // A refused request (expired sign-in, no access) will not fix itself: say so; the items are kept.
+    const refused = ctx.queue.problem?.startsWith('HTTP ') ? ctx.queue.problem : null;
+    problemNote.hidden = !refused;
+    problemNote.textContent = refused ? `Not syncing: the server refused the request (${refused}). Your activities are kept on this device.` : '';
     choices.querySelectorAll('button').forEach((b) => ((b as HTMLButtonElement).disabled = blocked));
   }
 
@@ -84,6 +89,7 @@ export function playPage(ctx: Ctx): Page {
       h('h1', { id: 'play-title' }, 'Find the letter'),
       h('p', { class: 'target' }, h('span', { class: 'target-label' }, 'Find'), target),
       offlineNote,
+      problemNote,
       choices,
       feedback,
       h('p', { class: 'score' }, 'Score ', score)),
