@@ -176,9 +176,22 @@ export async function screenshots(page, name) {
     const path = join(ARTIFACTS, `${name}-${size}.png`);
     await page.screenshot({ path, fullPage: true });
     log(`screenshot ${path}`);
+    // A page wider than the screen scrolls sideways: on a phone, part of it is out of reach.
+    const wide = await page.evaluate(() => ({
+      page: document.documentElement.scrollWidth,
+      screen: window.innerWidth,
+      culprits: [...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className}${e.dataset.testid ? `[${e.dataset.testid}]` : ""}`),
+    }));
+    if (wide.page > wide.screen) overflows.push({ name, size, ...wide });
   }
   await page.setViewportSize(original);
 }
+
+/** Pages `screenshots` saw wider than the screen: the scenario fails on any, at its end. */
+export const overflows = [];
 
 // --- the server's truth ----------------------------------------------------------------------
 

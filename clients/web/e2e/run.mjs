@@ -1,6 +1,6 @@
 // `node run.mjs <scenario>`: runs one scenario of scenarios.mjs; exit 1 with its name and what was seen.
 import * as scenarios from './scenarios.mjs';
-import { log } from './lib.mjs';
+import { log, overflows } from './lib.mjs';
 
 const name = process.argv[2];
 const scenario = scenarios[name];
@@ -11,6 +11,9 @@ if (!scenario) {
 const started = Date.now();
 try {
   await scenario();
+  if (overflows.length) {
+    throw new Error(`pages wider than the screen (they scroll sideways): ${JSON.stringify(overflows)}`);
+  }
   log(`SCENARIO ${name} PASSED in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.exit(0);
 } catch (error) {
