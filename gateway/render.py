@@ -93,6 +93,11 @@ def _direct_route(path: str, body: str, content_type: str, cache_control: str, s
         "                  envoy.filters.http.grpc_json_transcoder:\n"
         '                    "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig\n'
         "                    disabled: true\n"
+        # The Lua filter's HEAD handling is for transcoded replies; Envoy answers HEAD to a direct
+        # response itself, with the file's length.
+        "                  envoy.filters.http.lua:\n"
+        '                    "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig\n'
+        "                    disabled: true\n"
     )
 
 

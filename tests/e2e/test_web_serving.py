@@ -98,6 +98,13 @@ def test_root_and_index_serve_index_html_revalidated(web, path):
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+def test_head_of_a_file_has_its_headers_and_length_without_a_body(web):
+    response = web.head("/index.html")
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-length"] == str(len(INDEX))
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+
+
 @pytest.mark.parametrize(
     ("path", "content_type"),
     [
