@@ -58,6 +58,10 @@ export class Api {
     } catch {
       throw new ApiError('No connection', 0);
     }
+    if (response.status === 429 || response.status >= 500) {
+      // The gateway's text for these is for operators ("upstream connect error…"), not for parents.
+      throw new ApiError(`The server is busy or briefly down (HTTP ${response.status}); it will be tried again`, response.status);
+    }
     if (!response.ok && response.status !== 304) {
       let message = response.statusText;
       try {

@@ -18,8 +18,10 @@ export function progressPage(ctx: Ctx): Page {
   const failed = h('ul', { class: 'item-list', testid: 'failed-list' });
   let busy = false;
   let pullProblem: string | null = null;
+  let pulledMs = 0;
 
   async function pull(): Promise<void> {
+    pulledMs = Date.now();
     try {
       await pullProgress(ctx.api, ctx.store, ctx.config.profile_id);
       pullProblem = null;
@@ -53,6 +55,10 @@ export function progressPage(ctx: Ctx): Page {
     const others = (await remoteRecords(ctx.store, profile)).filter((r) => !ownKeys.has(r.idempotency_key));
     const at = await ctx.queue.lastSync();
     lastSync.textContent = at ? when(at) : 'never';
+    if (pullProblem && !ctx.queue.problem && navigator.onLine && !busy && Date.now() - pulledMs > 5000) {
+      // The queue got through again: so may the read-back (at most every few seconds).
+      void pull().then(() => ctx.changed());
+    }
     const problem = ctx.queue.problem ?? pullProblem;
     note.hidden = !problem;
     note.textContent = problem ? `Not everything is synced yet. ${problem}` : '';
