@@ -10,13 +10,12 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from services.devstack import Stack, web_app_config
 from services.packages.admin import load_sample
-from tests.e2e.webclient import ARTIFACTS, DIST, require_browser_build, run_scenario
+from tests.e2e.webclient import DIST, RUN_ARTIFACTS, new_run_artifacts, require_browser_build, run_scenario
 from tests.e2e.webstack import web_stack
 
 pytestmark = pytest.mark.e2e
@@ -28,13 +27,15 @@ SUITE_TIMINGS = {"sync_interval_ms": 1000, "backoff_base_ms": 200, "backoff_max_
 @pytest.fixture(scope="module")
 def web_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_browser_build()
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots
+    artifacts = new_run_artifacts()
     state = tmp_path_factory.mktemp("web-browser")
-    stack = web_stack(state, DIST, web_app_config(state, **SUITE_TIMINGS))
+    # A copy: a rebuild during the run (npm run build empties dist/) cannot pull files from under Envoy.
+    dist = shutil.copytree(DIST, state / "dist")
+    stack = web_stack(state, dist, web_app_config(state, **SUITE_TIMINGS))
     stack.start()
     try:
         load_sample(stack.grpc_target("packages"), stack.token("e2e-admin", [], ["admin"]))
-        print(f"browser suite: {stack.http_url}/  screenshots: {ARTIFACTS}  logs: {state / 'logs'}")
+        print(f"browser suite: {stack.http_url}/  screenshots: {artifacts}  logs: {state / 'logs'}")
         yield stack
     finally:
         stack.stop()
@@ -78,6 +79,6 @@ def test_screenshots_were_saved(web_app):
         for page in ("play-pending", "progress", "practice")
         for size in ("desktop", "phone")
     ]
-    missing = [name for name in wanted if not (Path(ARTIFACTS) / name).is_file()]
-    print(f"screenshots in {ARTIFACTS}")
-    assert not missing, f"missing screenshots in {ARTIFACTS}: {missing}"
+    missing = [name for name in wanted if not (RUN_ARTIFACTS / name).is_file()]
+    print(f"screenshots in {RUN_ARTIFACTS}")
+    assert not missing, f"missing screenshots in {RUN_ARTIFACTS}: {missing}"

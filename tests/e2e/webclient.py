@@ -24,7 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "clients" / "web"
 DIST = Path(os.environ.get("STUDYSYNC_WEB_DIST") or WEB / "dist")  # as gateway.render reads it
 E2E = WEB / "e2e"
-ARTIFACTS = E2E / "artifacts"  # git-ignored: screenshots of the last run
+ARTIFACTS = E2E / "artifacts"  # git-ignored; one folder per run, so runs side by side never mix
+RUN_ARTIFACTS = ARTIFACTS / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+KEEP_RUNS = 5
+
+
+def new_run_artifacts() -> Path:
+    """This run's screenshot folder; only the newest few runs are kept."""
+    RUN_ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    runs = sorted((d for d in ARTIFACTS.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+    for old in runs[:-KEEP_RUNS]:
+        shutil.rmtree(old, ignore_errors=True)
+    return RUN_ARTIFACTS
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 
@@ -48,7 +61,7 @@ def run_scenario(stack: Stack, name: str, env: Mapping[str, str], timeout: float
     process = subprocess.Popen(
         [node, str(E2E / "run.mjs"), name],
         cwd=E2E,
-        env={**os.environ, "ARTIFACTS": str(ARTIFACTS), **env},
+        env={**os.environ, "ARTIFACTS": str(RUN_ARTIFACTS), **env},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,6 +1,6 @@
 // Shared helpers of the browser suite: Debian's Chromium through playwright-core, the app's DOM
 // contract, the server's truth through the API, and the control channel to the pytest driver.
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -53,8 +53,17 @@ export async function control(command) {
 
 // --- browser ----------------------------------------------------------------------------------
 
+const userDataDirs = [];
+
 export function newUserDataDir(name) {
-  return mkdtempSync(join(tmpdir(), `studysync-chromium-${name}-`));
+  const dir = mkdtempSync(join(tmpdir(), `studysync-chromium-${name}-`));
+  userDataDirs.push(dir);
+  return dir;
+}
+
+/** Removes the browser profiles this run made (a few MB each). */
+export function removeUserDataDirs() {
+  for (const dir of userDataDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /**
