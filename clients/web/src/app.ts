@@ -16,14 +16,18 @@ const ROUTES: Record<string, { label: string; make: (ctx: Ctx) => Page }> = {
   practice: { label: 'Practice', make: practicePage },
 };
 
+const KEEP_GOING = 'Keep going: everything is saved on this device and syncs when the network is back.';
+const WAIT_FOR_NETWORK = 'Playing resumes when the network is back; nothing saved so far is lost.';
+
 function route(): string {
   const name = location.hash.replace(/^#\/?/, '').split('/')[0];
   return name in ROUTES ? name : 'play';
 }
 
 export async function startApp(root: HTMLElement, store: Store): Promise<void> {
+  const bannerText = h('span', {}, KEEP_GOING);
   const banner = h('div', { class: 'offline-banner', testid: 'offline-banner', role: 'status', hidden: navigator.onLine },
-    h('strong', {}, 'You are offline.'), ' Keep going: everything is saved on this device and syncs when the network is back.');
+    h('strong', {}, 'You are offline.'), ' ', bannerText);
   const chip = h('span', { class: 'chip', testid: 'status-chip', role: 'status', 'aria-live': 'polite' }, 'Synced');
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
     ...Object.entries(ROUTES).map(([name, r]) => h('a', { href: `#/${name}`, testid: `nav-${name}`, class: 'nav-link' }, r.label)));
@@ -51,7 +55,7 @@ export async function startApp(root: HTMLElement, store: Store): Promise<void> {
     }));
     return;
   }
-  runApp({ store, config, chip, nav, main, profileLine });
+  runApp({ store, config, chip, nav, main, profileLine, bannerText });
 }
 
 interface Shell {
@@ -61,9 +65,10 @@ interface Shell {
   nav: HTMLElement;
   main: HTMLElement;
   profileLine: HTMLElement;
+  bannerText: HTMLElement;
 }
 
-function runApp({ store, config, chip, nav, main, profileLine }: Shell): void {
+function runApp({ store, config, chip, nav, main, profileLine, bannerText }: Shell): void {
   const channel = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('studysync');
   let saving = 0;
   let page: Page | null = null;
@@ -87,6 +92,7 @@ function runApp({ store, config, chip, nav, main, profileLine }: Shell): void {
     chip.textContent = saving > 0 ? 'Saving…' : pending ? `Pending (${pending})` : 'Synced';
     chip.className = `chip ${saving > 0 ? 'chip-saving' : pending ? 'chip-pending' : 'chip-synced'}`;
     chip.title = queue.problem ?? '';
+    bannerText.textContent = ctx.offlineAllowed ? KEEP_GOING : WAIT_FOR_NETWORK;
     await page?.update();
   }
 
