@@ -28,6 +28,7 @@ export async function startApp(root: HTMLElement, store: Store): Promise<void> {
   const bannerText = h('span', {}, KEEP_GOING);
   const banner = h('div', { class: 'offline-banner', testid: 'offline-banner', role: 'status', hidden: navigator.onLine },
     h('strong', {}, 'You are offline.'), ' ', bannerText);
+  // Names the progress queue of this profile (practice answers have their own status on Practice).
   const chip = h('span', { class: 'chip', testid: 'status-chip', role: 'status', 'aria-live': 'polite' }, 'Synced');
   const nav = h('nav', { class: 'nav', 'aria-label': 'Main' },
     ...Object.entries(ROUTES).map(([name, r]) => h('a', { href: `#/${name}`, testid: `nav-${name}`, class: 'nav-link' }, r.label)));
@@ -36,7 +37,8 @@ export async function startApp(root: HTMLElement, store: Store): Promise<void> {
   root.replaceChildren(
     h('a', { class: 'skip', href: '#main', onclick: (e: Event) => { e.preventDefault(); main.focus(); } }, 'Skip to content'),
     h('header', { class: 'header' },
-      h('div', { class: 'header-row' }, h('a', { class: 'brand', href: '#/play' }, 'StudySync'), profileLine, chip),
+      h('div', { class: 'header-row' }, h('a', { class: 'brand', href: '#/play' }, 'StudySync'), profileLine,
+        h('span', { class: 'chip-label' }, h('span', {}, 'Activities'), chip)),
       nav),
     banner,
     main);

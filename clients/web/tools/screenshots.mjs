@@ -13,7 +13,11 @@ for (const [name, width, height] of [['desktop', 1280, 900], ['phone', 375, 812]
   const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'ss-')), {
     executablePath: '/usr/bin/chromium', args, viewport: { width, height } });
   const page = await context.newPage();
-  const shot = (what) => page.screenshot({ path: join(out, `${what}-${name}.png`), fullPage: true });
+  const shot = async (what) => {
+    const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (wide > 0) console.log(`${what}-${name}: ${wide} px wider than the screen`);
+    await page.screenshot({ path: join(out, `${what}-${name}.png`), fullPage: true });
+  };
   await page.goto(url + '#/play');
   await page.getByTestId('status-chip').waitFor();
   await page.getByTestId('letter-choice').first().click();

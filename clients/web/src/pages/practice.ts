@@ -33,7 +33,10 @@ export function practicePage(ctx: Ctx): Page {
       note,
       list));
 
+  let listedMs = 0;
+
   async function loadList(): Promise<void> {
+    listedMs = Date.now();
     try {
       listed = (await ctx.api.listPackages(scope)).packages;
       listProblem = null;
@@ -164,6 +167,11 @@ export function practicePage(ctx: Ctx): Page {
       return;
     }
     delete root.dataset.question;
+    if (listProblem && navigator.onLine && Date.now() - listedMs > 3000) {
+      // Back online: the full list again, and a check of the kept copies (at most every few seconds).
+      void loadList().then(() => revalidateAll());
+      return;
+    }
     const stored = new Map((await storedPackages(ctx.store)).map((s) => [s.package_id, s]));
     const shown = [...listed];
     for (const s of stored.values()) if (!shown.some((p) => p.package_id === s.package_id) && (!scope || s.package.scope === scope)) shown.push(s.package);
