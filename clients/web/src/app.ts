@@ -105,8 +105,13 @@ function runApp({ store, config, chip, nav, main, profileLine, bannerText }: She
   }
 
   async function tick(): Promise<void> {
-    if (navigator.onLine) await queue.sync();
-    schedule();
+    try {
+      if (navigator.onLine) await queue.sync();
+    } catch {
+      // A storage or lock error in one pass must not stop the timer: the items are still stored.
+    } finally {
+      schedule();
+    }
   }
 
   const ctx: Ctx = {
@@ -127,7 +132,7 @@ function runApp({ store, config, chip, nav, main, profileLine, bannerText }: She
       }
     },
     kick() {
-      if (navigator.onLine) void queue.sync().then(schedule);
+      if (navigator.onLine) void queue.sync().catch(() => undefined).then(schedule);
     },
     changed() {
       void refresh();

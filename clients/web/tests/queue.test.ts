@@ -157,6 +157,14 @@ describe('no drop on any failure path', () => {
     expect(await q.getPending('kid-1')).toHaveLength(1);
   });
 
+  it('with no token nothing is sent and nothing is lost', async () => {
+    const q = queue(await openStore('test'), { getToken: () => undefined });
+    await q.enqueue(letter(1));
+    expect(await q.sync()).toMatchObject({ skipped: 'signed-out', problem: 'Not signed in' });
+    expect(server.received).toHaveLength(0);
+    expect(await q.getPending('kid-1')).toHaveLength(1);
+  });
+
   it('results that leave an item out leave it pending', async () => {
     const q = queue(await openStore('test'));
     await q.enqueue(letter(1));
