@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install gen lint bench clean
+.PHONY: run test install web gen lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,12 +14,23 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+## web: build the web client (clients/web/dist/, served by Envoy at /); npm ci only when the lockfile changed
+WEB       := clients/web
+WEB_STAMP := $(WEB)/node_modules/.package-lock.json  # npm's own record of what it installed
+$(WEB_STAMP): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $(WEB_STAMP)
+
+web: $(WEB_STAMP)
+	cd $(WEB) && npm run build
+
 ## run: three services (SQLite, no Redis) behind Envoy on :8080; Ctrl-C stops everything
-run: install
+run: install web
 	$(PY) -m services.runtime.cli up
 
-## test: the whole suite (unit, service on SQLite + PostgreSQL, end to end through Envoy)
-test: install
+## test: the whole suite (unit, service on SQLite + PostgreSQL, end to end through Envoy, the web
+## client's vitest units and its browser suite in Chromium)
+test: install web
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## gen: regenerate the Python stubs, the descriptor set and the OpenAPI document from protos/
@@ -32,7 +43,7 @@ lint: install
 	$(VENV)/bin/ruff format --check services gateway tests
 
 clean:
-	rm -rf $(VENV) build gateway/build .studysync
+	rm -rf $(VENV) build gateway/build .studysync $(WEB)/node_modules $(WEB)/dist
 
 ## bench: performance targets as ratios against ceilings measured in the same run (PostgreSQL + Redis)
 bench: install

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 from collections.abc import Mapping
@@ -44,6 +45,11 @@ class GatewayConfig:
     extra_endpoints: tuple[tuple[str, Address], ...] = ()
     otlp_address: Address | None = None  # an OTLP/gRPC collector: Envoy starts and exports traces
     trace_sample_percent: float = 100.0  # of requests that start a trace (a caller's decision is kept)
+    # The built web client (`make web`), served at / by Envoy itself; missing: / says how to build it.
+    web_dist: Path = HERE.parent / "clients" / "web" / "dist"
+    # Dev only (the dev stack and tests): GET /app-config.json hands the page a token and its
+    # sync timings. None (every production render, compose) leaves the route out: sign-in form.
+    app_config: Mapping[str, object] | None = None
 
 
 TRACING = """\
@@ -75,9 +81,113 @@ TRACING_CLUSTER = """\
 """
 
 
+# Content types by suffix; anything else is served as bytes.
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".ico": "image/x-icon",
+    ".webp": "image/webp",
+    ".woff2": "font/woff2",
+    ".txt": "text/plain; charset=utf-8",
+    ".wasm": "application/wasm",
+}
+IMMUTABLE = "public, max-age=31536000, immutable"
+# Vite's content-hashed output (dist/assets/name-HASH.ext) never changes under its name; everything
+# else (index.html, sw.js, the manifest, icons from public/) must be revalidated to pick up a release.
+REVALIDATE = "no-cache"
+
+
+def _yaml_str(value: str) -> str:
+    return json.dumps(value)  # a JSON string is a valid YAML flow scalar
+
+
+def _direct_route(path: str, body: str, content_type: str, cache_control: str, status: int = 200) -> str:
+    return (
+        f"              - match: {{path: {_yaml_str(path)}}}\n"
+        f"                direct_response:\n"
+        f"                  status: {status}\n"
+        f"                  body: {body}\n"
+        "                response_headers_to_add:\n"
+        f"                - header: {{key: content-type, value: {_yaml_str(content_type)}}}\n"
+        "                  append_action: OVERWRITE_IF_EXISTS_OR_ADD\n"
+        f"                - header: {{key: cache-control, value: {_yaml_str(cache_control)}}}\n"
+        "                  append_action: OVERWRITE_IF_EXISTS_OR_ADD\n"
+        "                - header: {key: x-content-type-options, value: nosniff}\n"
+        "                  append_action: OVERWRITE_IF_EXISTS_OR_ADD\n"
+        # The transcoder answers every path it cannot map to a method with 404 before the router.
+        "                typed_per_filter_config:\n"
+        "                  envoy.filters.http.grpc_json_transcoder:\n"
+        '                    "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig\n'
+        "                    disabled: true\n"
+        # The Lua filter's HEAD handling is for transcoded replies; Envoy answers HEAD to a direct
+        # response itself, with the file's length.
+        "                  envoy.filters.http.lua:\n"
+        '                    "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig\n'
+        "                    disabled: true\n"
+    )
+
+
+def web_files(dist: Path) -> dict[str, Path]:
+    """URL path → file for every file of the built web client (empty when it is not built)."""
+    if not (dist / "index.html").is_file():
+        return {}
+    files = {
+        "/" + f.relative_to(dist).as_posix(): f.resolve() for f in sorted(dist.rglob("*")) if f.is_file()
+    }
+    files["/"] = files["/index.html"]
+    return files
+
+
+def web_routes(config: GatewayConfig) -> str:
+    """Exact-path static routes for the web client (and the dev app config), before the catch-all."""
+    routes: list[str] = []
+    if config.app_config is not None:
+        body = _yaml_str(json.dumps(dict(config.app_config), separators=(",", ":")))
+        routes.append(
+            _direct_route("/app-config.json", f"{{inline_string: {body}}}", "application/json", "no-store")
+        )
+    files = web_files(Path(config.web_dist))
+    if not files:
+        message = "The web client is not built: run `make web` (npm ci and npm run build in clients/web)."
+        routes.append(
+            _direct_route(
+                "/", f"{{inline_string: {_yaml_str(message)}}}", "application/json", "no-store", status=503
+            )
+        )
+    for path, file in files.items():
+        hashed = path.startswith("/assets/")
+        routes.append(
+            _direct_route(
+                path,
+                f"{{filename: {_yaml_str(str(file))}}}",
+                CONTENT_TYPES.get(file.suffix, "application/octet-stream"),
+                IMMUTABLE if hashed else REVALIDATE,
+            )
+        )
+    return "".join(routes)
+
+
+def max_web_file_bytes(config: GatewayConfig) -> int:
+    """Envoy's limit on a direct_response body (default 4 KiB): the largest file, with headroom."""
+    sizes = [f.stat().st_size for f in web_files(Path(config.web_dist)).values()]
+    if Path(config.openapi_path).exists():  # the API reference is a direct response too
+        sizes.append(Path(config.openapi_path).stat().st_size)
+    return max([1024 * 1024, *(2 * s for s in sizes)])
+
+
 def render(config: GatewayConfig) -> str:
     """The Envoy YAML for `config`."""
     values: dict[str, object] = asdict(config)
+    values["web_routes"] = web_routes(config)
+    values["max_direct_response_body_size_bytes"] = max_web_file_bytes(config)
     for name in ("progress", "packages", "sync"):
         addresses = [getattr(config, f"{name}_address")] + [a for n, a in config.extra_endpoints if n == name]
         values[f"{name}_endpoints"] = "\n".join(
@@ -129,6 +239,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> GatewayConfig:
         rate_limit_fill_seconds=num("RATE_LIMIT_FILL_SECONDS", base.rate_limit_fill_seconds),
         otlp_address=_address(env["STUDYSYNC_OTLP_ADDR"]) if env.get("STUDYSYNC_OTLP_ADDR") else None,
         trace_sample_percent=float(env.get("STUDYSYNC_TRACE_SAMPLE_PERCENT") or base.trace_sample_percent),
+        web_dist=Path(env.get("STUDYSYNC_WEB_DIST") or base.web_dist),
     )
 
 
@@ -149,7 +260,10 @@ def main(argv: list[str] | None = None) -> None:
             name: Path(shutil.copyfile(getattr(config, name), args.assets / getattr(config, name).name))
             for name in ("descriptor_path", "lua_path", "openapi_path")
         }
-        config = dataclasses.replace(config, **copied)
+        web = args.assets / "web"
+        if web_files(config.web_dist):
+            shutil.copytree(config.web_dist, web, dirs_exist_ok=True)
+        config = dataclasses.replace(config, **copied, web_dist=web)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(config))
 

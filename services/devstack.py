@@ -32,6 +32,8 @@ from services.runtime.settings import state_dir
 from services.sync.service import SPEC as SYNC
 
 SPECS = (PROGRESS, PACKAGES, SYNC)
+WEB_PROFILE = "kid-1"  # the profile the dev web client plays as
+WEB_TIMINGS = {"sync_interval_ms": 15000, "backoff_base_ms": 1000, "backoff_max_ms": 30000}
 
 
 def free_port() -> int:
@@ -215,15 +217,23 @@ def wait_http_ok(url: str, timeout: float, process: subprocess.Popen | None = No
     _wait(url, ok, timeout, process)
 
 
+def web_app_config(state: Path, profile_id: str = WEB_PROFILE, **timings: int) -> dict[str, object]:
+    """The dev-only body of GET /app-config.json (never in compose): a token and the sync timings."""
+    token = mint_token(state, "dev-user", [profile_id], None, 7 * 24 * 3600)  # a page open for days
+    return {"token": token, "profile_id": profile_id, **WEB_TIMINGS, **timings}
+
+
 def run_forever() -> int:
     """`studysync up`: start everything, print how to use it, stop cleanly on Ctrl-C or SIGTERM."""
     stack = Stack(state_dir(), http_port=int(os.environ.get("STUDYSYNC_HTTP_PORT", "8080")))
     started = time.monotonic()
+    stack.gateway["app_config"] = web_app_config(stack.state)
     stack.start()
     token = stack.token("dev-user", ["dev-profile"], ["admin"])
     packages = load_sample(stack.grpc_target("packages"), token)
     print(
         f"\nStudySync is up in {time.monotonic() - started:.1f}s.\n"
+        f"  web app:        {stack.http_url}/   (profile {WEB_PROFILE}; built from clients/web by make web)\n"
         f"  REST (Envoy):   {stack.http_url}   health: {stack.http_url}/healthz\n"
         + "".join(
             f"  gRPC {s.name:9s} 127.0.0.1:{stack.grpc_ports[s.name]}   metrics http://127.0.0.1:{stack.metrics_ports[s.name]}/metrics\n"
