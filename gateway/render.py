@@ -15,7 +15,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
 
+from services.runtime import visibility
+
 HERE = Path(__file__).resolve().parent
+# Envoy cluster → the gRPC service it serves.
+CLUSTER_SERVICES = (
+    ("progress", "studysync.progress.v1.ProgressService"),
+    ("packages", "studysync.packages.v1.PackagesService"),
+    ("sync", "studysync.sync.v1.SyncService"),
+)
 TEMPLATE = HERE / "envoy.yaml.tmpl"
 
 Address = tuple[str, int]
@@ -51,6 +59,11 @@ def render(config: GatewayConfig) -> str:
             f"              socket_address: {{address: {host}, port_value: {int(port)}}}"
             for host, port in addresses
         )
+    values["grpc_routes"] = "\n".join(
+        f"              - match: {{path: {path}}}\n                route: {{cluster: {cluster}, timeout: 30s}}"
+        for cluster, service in CLUSTER_SERVICES
+        for path in visibility.public_paths(service)
+    )
     for name in ("descriptor_path", "jwks_path", "lua_path"):
         values[name] = os.path.abspath(getattr(config, name))
     return Template(TEMPLATE.read_text()).substitute(values)

@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from services.runtime import db, migrations
+from services.runtime import db, migrations, visibility
 from services.runtime.auth import TokenVerifier
 from services.runtime.cache import create_redis
 from services.runtime.interceptors.access_log import AccessLogInterceptor
@@ -113,7 +113,9 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
         AccessLogInterceptor(spec.name),
         MetricsInterceptor(registry),  # times the wait for a slot too: that is what callers see
         ErrorMappingInterceptor(),
-        AuthInterceptor(verifier),  # before admission: a refused token takes no slot
+        AuthInterceptor(
+            verifier, visibility.internal_paths(spec.full_name)
+        ),  # before admission: a refused token takes no slot
     ]
     if settings.concurrent_calls > 0:
         interceptors.append(AdmissionInterceptor(settings.concurrent_calls, registry))

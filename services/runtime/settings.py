@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.runtime.keys import SERVICE_TOKEN_FILE
+
 
 def state_dir() -> Path:
     """The local state folder: SQLite files, the dev signing key and its JWKS (never committed)."""
@@ -27,6 +29,12 @@ class Settings:
     max_message_bytes: int
     migrate_on_start: bool
     concurrent_calls: int = 0  # product RPCs worked on at once; 0: no limit (see interceptors.admission)
+    # This service's identity for internal calls (sync → packages); None: <state_dir>/service-token.jwt.
+    service_token_file: Path | None = None
+
+    @property
+    def service_token_path(self) -> Path:
+        return self.service_token_file or self.state_dir / SERVICE_TOKEN_FILE
 
     @classmethod
     def from_env(
@@ -54,4 +62,5 @@ class Settings:
             max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),
             migrate_on_start=(env("MIGRATE_ON_START", "1") or "1") not in ("0", "false", "no"),
             concurrent_calls=int(env("CONCURRENT_CALLS", str(default_concurrent_calls)) or 0),
+            service_token_file=Path(token_file) if (token_file := env("SERVICE_TOKEN_FILE")) else None,
         )

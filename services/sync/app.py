@@ -26,9 +26,10 @@ from services.sync.domain import (
     Stored,
     ValidAttempt,
 )
-from services.sync.questions import QuestionSource
+from services.sync.questions import PackageNotPublished, QuestionSource
 from services.sync.repository import SessionView, SyncRepository
 
+NOT_PUBLISHED = Rejection("PACKAGE_NOT_PUBLISHED", "package_id: the package is not published")
 REUSED = Rejection("IDEMPOTENCY_KEY_REUSED", "idempotency_key: already used for a different attempt")
 
 
@@ -132,9 +133,12 @@ class SyncApp:
             sources.setdefault(attempt.package_id, []).append(attempt)
         candidates = []
         for package_id, group in sources.items():
-            facts = await self._questions.fetch(
-                principal.token, sorted({a.question_id for a in group}), package_id
-            )
+            try:
+                facts = await self._questions.fetch(sorted({a.question_id for a in group}), package_id)
+            except PackageNotPublished:
+                for attempt in group:
+                    outcome[attempt.idempotency_key] = NOT_PUBLISHED
+                continue
             for attempt in group:
                 fact = facts.get(attempt.question_id)
                 if fact is None:

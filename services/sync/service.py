@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 
+from services.runtime.auth import ServiceCredentials
 from services.runtime.server import Runtime, ServiceSpec
 from services.sync.app import SyncApp, SyncMetrics
 from services.sync.cache import SyncCache
@@ -23,7 +24,7 @@ def register(server: grpc.aio.Server, runtime: Runtime) -> None:
     app = SyncApp(
         SyncRepository(runtime.engine),
         SyncCache(runtime.redis, runtime.settings.db_schema, metrics.cache),
-        QuestionSource(channel),
+        QuestionSource(channel, ServiceCredentials(runtime.settings.service_token_path)),
         metrics,
     )
     pb_grpc.add_SyncServiceServicer_to_server(SyncServicer(app), server)
