@@ -42,9 +42,7 @@ class ProgressApp:
     async def list_progress(
         self, principal: Principal, profile_id: str, page_size: int, page_token: str
     ) -> tuple[list[StoredRecord], str]:
-        if not profile_id:
-            raise domain.InvalidField("profile_id", "is required")
-        principal.require_profile(profile_id)
+        domain.check_profile(principal, profile_id)
         after = domain.decode_cursor(page_token)
         records = await self._repository.list_after(profile_id, after, domain.page_size(page_size))
         return records, domain.encode_cursor(records[-1].seq if records else after)
@@ -52,15 +50,11 @@ class ProgressApp:
     async def receipts(
         self, principal: Principal, profile_id: str, keys: Sequence[str]
     ) -> list[tuple[str, str | None]]:
-        if not profile_id:
-            raise domain.InvalidField("profile_id", "is required")
-        principal.require_profile(profile_id)
+        domain.check_profile(principal, profile_id)
         domain.check_receipt_keys(keys)
         found = await self._repository.server_ids(profile_id, keys)
         return [(key, found.get(key)) for key in keys]
 
     def offline_progress_enabled(self, principal: Principal, profile_id: str) -> bool:
-        if not profile_id:
-            raise domain.InvalidField("profile_id", "is required")
-        principal.require_profile(profile_id)
+        domain.check_profile(principal, profile_id)
         return self._rollout.enabled_for(profile_id)

@@ -24,6 +24,7 @@ from services.runtime.cache import create_redis
 from services.runtime.interceptors.access_log import AccessLogInterceptor
 from services.runtime.interceptors.admission import AdmissionInterceptor
 from services.runtime.interceptors.auth import AuthInterceptor
+from services.runtime.interceptors.decoding import DecodingInterceptor
 from services.runtime.interceptors.error_mapping import ErrorMappingInterceptor
 from services.runtime.interceptors.metrics import MetricsInterceptor
 from services.runtime.interceptors.request_id import RequestIdInterceptor
@@ -113,9 +114,9 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
         AccessLogInterceptor(spec.name),
         MetricsInterceptor(registry),  # times the wait for a slot too: that is what callers see
         ErrorMappingInterceptor(),
-        AuthInterceptor(
-            verifier, visibility.internal_paths(spec.full_name)
-        ),  # before admission: a refused token takes no slot
+        # Before admission: a refused token takes no slot.
+        AuthInterceptor(verifier, visibility.internal_paths(spec.full_name)),
+        DecodingInterceptor(),  # after auth: an anonymous caller's bytes are not parsed
     ]
     if settings.concurrent_calls > 0:
         interceptors.append(AdmissionInterceptor(settings.concurrent_calls, registry))
