@@ -42,6 +42,9 @@ class GatewayConfig:
     lua_path: Path = HERE / "http_status.lua"
     max_request_bytes: int = 8 * 1024 * 1024
     max_response_bytes: int = 32 * 1024 * 1024
+    # URL and headers of a request → 431 beyond. The services take far more metadata (Settings.
+    # max_metadata_bytes), so nothing the gateway forwards can hit gRPC's metadata limit.
+    max_request_headers_kib: int = 64
     rate_limit_tokens: int = 2000
     rate_limit_fill_seconds: int = 1
     jwt_issuer: str = "studysync"
@@ -99,6 +102,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> GatewayConfig:
         jwks_path=state / "jwks.json",
         max_request_bytes=num("MAX_BODY_BYTES", base.max_request_bytes),
         max_response_bytes=num("MAX_RESPONSE_BYTES", base.max_response_bytes),
+        max_request_headers_kib=num("MAX_HEADER_KIB", base.max_request_headers_kib),
         rate_limit_tokens=num("RATE_LIMIT_TOKENS", base.rate_limit_tokens),
         rate_limit_fill_seconds=num("RATE_LIMIT_FILL_SECONDS", base.rate_limit_fill_seconds),
     )

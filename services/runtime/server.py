@@ -125,6 +125,8 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.max_metadata_size", settings.max_metadata_bytes),
+            ("grpc.absolute_max_metadata_size", settings.max_metadata_bytes),
         ],
     )
     spec.register(server, runtime)

@@ -29,6 +29,11 @@ class Settings:
     max_message_bytes: int
     migrate_on_start: bool
     concurrent_calls: int = 0  # product RPCs worked on at once; 0: no limit (see interceptors.admission)
+    # Request metadata a call may carry, one limit (gRPC's soft limit, below which nothing is refused,
+    # and its hard limit are set equal: between the two gRPC refuses calls at random, as a retryable
+    # RESOURCE_EXHAUSTED). Well above what the gateway forwards: its 64 KiB of URL and headers, plus
+    # the transcoder's copy of the URL (x-envoy-original-path).
+    max_metadata_bytes: int = 256 * 1024
     # This service's identity for internal calls (sync → packages); None: <state_dir>/service-token.jwt.
     service_token_file: Path | None = None
 
@@ -62,5 +67,6 @@ class Settings:
             max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),
             migrate_on_start=(env("MIGRATE_ON_START", "1") or "1") not in ("0", "false", "no"),
             concurrent_calls=int(env("CONCURRENT_CALLS", str(default_concurrent_calls)) or 0),
+            max_metadata_bytes=int(env("MAX_METADATA_BYTES", str(256 * 1024)) or 256 * 1024),
             service_token_file=Path(token_file) if (token_file := env("SERVICE_TOKEN_FILE")) else None,
         )
