@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install gen lint bench clean
+.PHONY: run test soak install gen lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: install
 ## test: the whole suite (unit, service on SQLite + PostgreSQL, end to end through Envoy)
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## soak: the fault suite on its long schedule (kills, lost responses, Redis/PostgreSQL faults, fuzzing)
+soak: install
+	$(PY) -m pytest --soak tests/faults $(PYTEST_ARGS)
 
 ## gen: regenerate the Python stubs and the descriptor set from protos/
 gen: install

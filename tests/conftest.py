@@ -25,6 +25,12 @@ REDIS_URL = os.environ.get("STUDYSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/1
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak", action="store_true", default=False, help="the fault suite's long schedule (make soak)"
+    )
+
+
 @pytest.fixture(scope="session")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The state folder of the test run: the dev signing key and JWKS."""

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as MetricCounter
 
 from services.runtime.auth import Principal
@@ -49,9 +49,17 @@ class SyncMetrics:
         )
         self.cache = MetricCounter(
             "studysync_sync_cache",
-            "Redis idempotency cache: hit, miss, fail_open.",
+            "Redis idempotency cache: hit, miss, fail_open, skipped (circuit breaker open).",
             ["event"],
             registry=registry,
+        )
+        self.cache_breaker_trips = MetricCounter(
+            "studysync_sync_cache_breaker_trips",
+            "Times the Redis circuit breaker opened (Redis skipped until a probe gets an answer).",
+            registry=registry,
+        )
+        self.cache_breaker_open = Gauge(
+            "studysync_sync_cache_breaker_open", "1 while Redis is being skipped.", registry=registry
         )
         self.session_mappings = MetricCounter(
             "studysync_sync_session_mappings",
