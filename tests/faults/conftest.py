@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import hypothesis
 import pytest
 import redis
 from sqlalchemy import text
@@ -35,6 +36,13 @@ class Schedule:
     rounds: int  # fault injections per test
     batches: int  # batches each client sends
     clients: int
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis examples per fuzz test: a short run in `make test`, many in `make soak`.
+    hypothesis.settings.register_profile("faults-short", max_examples=25)
+    hypothesis.settings.register_profile("faults-soak", max_examples=600)
+    hypothesis.settings.load_profile("faults-soak" if config.getoption("--soak") else "faults-short")
 
 
 @pytest.fixture(scope="session")
