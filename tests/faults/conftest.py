@@ -151,7 +151,7 @@ class PrivateRedis:
         self.process.send_signal(signal.SIGCONT)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path_factory.mktemp("redis"))
     server.start()
@@ -159,9 +159,10 @@ def private_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateR
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory, private_redis: PrivateRedis) -> Iterator[Stack]:
-    """The stack on PostgreSQL (schemas of its own) with the private Redis."""
+    """The stack on PostgreSQL (schemas of its own) with the private Redis, shared by the suite: every
+    fault test leaves it whole (services restarted, Redis thawed and running)."""
     run = uuid.uuid4().hex[:8]
     env = {"REDIS_URL": f"redis://127.0.0.1:{private_redis.port}/0"}
     for name in ("progress", "packages", "sync"):
@@ -200,7 +201,7 @@ def terminate_backends(stack: Stack) -> int:
     return asyncio.run(run())
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def questions(fault_stack: Stack) -> list[str]:
     """Bank questions (3 options, the right one is 1) that sync attempts answer."""
     ids = [str(uuid.uuid4()) for _ in range(10)]

@@ -134,7 +134,7 @@ def test_postgres_backends_terminated_mid_run_are_503_never_500(fault_stack, que
     def killer() -> None:
         while not stop.is_set():
             killed.append(terminate_backends(fault_stack))
-            stop.wait(0.15)
+            stop.wait(0.3)
 
     thread = threading.Thread(target=killer)
     thread.start()
