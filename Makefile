@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install web gen lint bench clean
+.PHONY: run test soak install web gen lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ run: install web
 ## client's vitest units and its browser suite in Chromium)
 test: install web
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+## soak: the fault suite on its long schedule (kills, lost responses, Redis/PostgreSQL faults, fuzzing)
+soak: install
+	$(PY) -m pytest --soak tests/faults $(PYTEST_ARGS)
 
 ## gen: regenerate the Python stubs, the descriptor set and the OpenAPI document from protos/
 ##      (the OpenAPI generator is Debian's golang-grpc-gateway: apt-get install golang-grpc-gateway)

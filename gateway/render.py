@@ -17,8 +17,15 @@ from pathlib import Path
 from string import Template
 
 from gateway.openapi import OPENAPI_OUT
+from services.runtime import visibility
 
 HERE = Path(__file__).resolve().parent
+# Envoy cluster → the gRPC service it serves.
+CLUSTER_SERVICES = (
+    ("progress", "studysync.progress.v1.ProgressService"),
+    ("packages", "studysync.packages.v1.PackagesService"),
+    ("sync", "studysync.sync.v1.SyncService"),
+)
 TEMPLATE = HERE / "envoy.yaml.tmpl"
 
 Address = tuple[str, int]
@@ -38,6 +45,9 @@ class GatewayConfig:
     openapi_path: Path = OPENAPI_OUT
     max_request_bytes: int = 8 * 1024 * 1024
     max_response_bytes: int = 32 * 1024 * 1024
+    # URL and headers of a request → 431 beyond. The services take far more metadata (Settings.
+    # max_metadata_bytes), so nothing the gateway forwards can hit gRPC's metadata limit.
+    max_request_headers_kib: int = 64
     rate_limit_tokens: int = 2000
     rate_limit_fill_seconds: int = 1
     jwt_issuer: str = "studysync"
@@ -195,6 +205,11 @@ def render(config: GatewayConfig) -> str:
             f"              socket_address: {{address: {host}, port_value: {int(port)}}}"
             for host, port in addresses
         )
+    values["grpc_routes"] = "\n".join(
+        f"              - match: {{path: {path}}}\n                route: {{cluster: {cluster}, timeout: 30s}}"
+        for cluster, service in CLUSTER_SERVICES
+        for path in visibility.public_paths(service)
+    )
     for name in ("descriptor_path", "jwks_path", "lua_path", "openapi_path"):
         values[name] = os.path.abspath(getattr(config, name))
     values["tracing"] = values["tracing_cluster"] = ""
@@ -235,6 +250,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> GatewayConfig:
         jwks_path=state / "jwks.json",
         max_request_bytes=num("MAX_BODY_BYTES", base.max_request_bytes),
         max_response_bytes=num("MAX_RESPONSE_BYTES", base.max_response_bytes),
+        max_request_headers_kib=num("MAX_HEADER_KIB", base.max_request_headers_kib),
         rate_limit_tokens=num("RATE_LIMIT_TOKENS", base.rate_limit_tokens),
         rate_limit_fill_seconds=num("RATE_LIMIT_FILL_SECONDS", base.rate_limit_fill_seconds),
         otlp_address=_address(env["STUDYSYNC_OTLP_ADDR"]) if env.get("STUDYSYNC_OTLP_ADDR") else None,

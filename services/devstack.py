@@ -27,7 +27,7 @@ from gateway.render import GatewayConfig, render
 from services.packages.admin import load_sample
 from services.packages.service import SPEC as PACKAGES
 from services.progress.service import SPEC as PROGRESS
-from services.runtime.keys import ensure_dev_keys, mint_token
+from services.runtime.keys import ensure_dev_keys, mint_token, write_service_token
 from services.runtime.settings import state_dir
 from services.sync.service import SPEC as SYNC
 
@@ -158,6 +158,7 @@ class Stack:
 
     def start(self, timeout: float = 90) -> None:
         ensure_dev_keys(self.state)
+        write_service_token(self.state)  # sync's identity for internal calls (re-minted every start)
         codegen.generate_descriptor(codegen.DESCRIPTOR_OUT)
         config_path = self.state / "envoy.yaml"
         config_path.write_text(render(self.gateway_config()))

@@ -14,7 +14,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.runtime.keys import ensure_dev_keys, mint_token
+from services.runtime.keys import ensure_dev_keys, mint_token, write_service_token
 from services.runtime.server import RunningService, ServiceSpec, create_server
 from services.runtime.settings import Settings
 
@@ -25,11 +25,18 @@ REDIS_URL = os.environ.get("STUDYSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/1
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--soak", action="store_true", default=False, help="the fault suite's long schedule (make soak)"
+    )
+
+
 @pytest.fixture(scope="session")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The state folder of the test run: the dev signing key and JWKS."""
     folder = tmp_path_factory.mktemp("state")
     ensure_dev_keys(folder)
+    write_service_token(folder)  # sync's identity for its internal calls to packages
     return folder
 
 

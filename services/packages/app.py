@@ -14,7 +14,7 @@ from services.packages import domain
 from services.packages.domain import Package, PackageSummary, Question, Scope
 from services.packages.repository import PackagesRepository
 from services.runtime.auth import Principal
-from services.runtime.errors import InvalidField, NotFound
+from services.runtime.errors import FailedPrecondition, InvalidField, NotFound
 from services.runtime.validation import parse_uuid
 
 DEFAULT_PAGE_SIZE = 50
@@ -205,13 +205,17 @@ class PackagesApp:
         return Comparison(current, stale, gone, new[:limit], token)
 
     async def questions(self, question_ids: list[str], package_id: str) -> list[Question]:
-        """The sync service's one call per batch: bank questions by id, or a package's snapshot."""
+        """The sync service's one call per batch: bank questions by id, or a published package's snapshot."""
         if bool(question_ids) == bool(package_id):
             raise InvalidField("question_ids", "set exactly one of question_ids and package_id")
         if package_id:
             package = await self._repository.package(parse_uuid("package_id", package_id))
             if package is None:
                 raise NotFound("no package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
+            if not package.is_published:  # a draft may still change: nothing is scored against it
+                raise FailedPrecondition(
+                    "the package is not published", reason="PACKAGE_NOT_PUBLISHED", field="package_id"
+                )
             tags = package.summary.scope_data
             return [Question(**q, **{k: tags.get(k) for k in domain.SCOPE_KEYS}) for q in package.questions]
         ids = domain.parse_ids("question_ids", question_ids)

@@ -13,7 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from services.runtime.errors import InvalidField
-from services.runtime.validation import canonical_json, canonical_sha256, check_storable, parse_uuid
+from services.runtime.validation import (
+    canonical_json,
+    canonical_sha256,
+    check_json,
+    check_storable,
+    parse_uuid,
+)
 
 SCOPES = {"PROGRAM": "program", "YEAR": "year_id", "BLOCK": "block_id", "THEME": "theme_id"}
 SCOPE_KEYS = ("program", "year_id", "block_id", "theme_id")
@@ -109,6 +115,7 @@ def parse_scope(kind: str, data: dict[str, Any] | None, field: str = "scope_data
         raise InvalidField("scope", f"must be one of {', '.join(SCOPES)}")
     if not data:
         raise InvalidField(field, 'is required (e.g. {"block_id": 2})')
+    check_json(field, data)  # the same depth and NUL rule as progress meta_data
     unknown = set(data) - set(SCOPE_KEYS)
     if unknown:
         raise InvalidField(field, f"unknown keys {sorted(unknown)}; allowed: {', '.join(SCOPE_KEYS)}")

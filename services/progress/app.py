@@ -51,9 +51,7 @@ class ProgressApp:
     ) -> tuple[list[StoredRecord], str, str]:
         """A page in server order, the next page's token (empty on the last page, AIP-158) and the
         resume token (always set) for later calls that want only what is new."""
-        if not profile_id:
-            raise domain.InvalidField("profile_id", "is required")
-        principal.require_profile(profile_id)
+        domain.check_profile(principal, profile_id)
         if page_token and resume_token:
             raise domain.InvalidField("resume_token", "set page_token or resume_token, not both")
         after = domain.decode_cursor(page_token) if page_token else _resume_position(resume_token)
@@ -66,15 +64,11 @@ class ProgressApp:
     async def receipts(
         self, principal: Principal, profile_id: str, keys: Sequence[str]
     ) -> list[tuple[str, str | None]]:
-        if not profile_id:
-            raise domain.InvalidField("profile_id", "is required")
-        principal.require_profile(profile_id)
+        domain.check_profile(principal, profile_id)
         domain.check_receipt_keys(keys)
         found = await self._repository.server_ids(profile_id, keys)
         return [(key, found.get(key)) for key in keys]
 
     def offline_progress_enabled(self, principal: Principal, profile_id: str) -> bool:
-        if not profile_id:
-            raise domain.InvalidField("profile_id", "is required")
-        principal.require_profile(profile_id)
+        domain.check_profile(principal, profile_id)
         return self._rollout.enabled_for(profile_id)

@@ -16,12 +16,13 @@ from typing import Any, Protocol
 
 from services.runtime.auth import Principal
 from services.runtime.errors import DomainError, InvalidField
-from services.runtime.validation import check_storable, parse_rfc3339
+from services.runtime.validation import check_json, check_storable, parse_instant
 
 MAX_ITEMS = 500
 MAX_KEY_LENGTH = 128
 MAX_TEXT_LENGTH = 128
 MAX_META_BYTES = 8 * 1024
+MAX_PROFILE_ID = 128  # the profile column's width
 MAX_FUTURE = timedelta(hours=24)
 OK, DUPLICATE, ERROR = "ok", "duplicate", "error"
 
@@ -110,11 +111,12 @@ def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
     if item.meta_data is not None:
         if not isinstance(item.meta_data, dict):
             raise InvalidField("meta_data", "must be a JSON object")
+        check_json("meta_data", item.meta_data)
         if len(_compact_json(item.meta_data).encode()) > MAX_META_BYTES:
             raise InvalidField("meta_data", f"must be at most {MAX_META_BYTES} bytes as JSON")
     if not item.timestamp:
         raise InvalidField("timestamp", "is required")
-    occurred_at = parse_rfc3339("timestamp", item.timestamp).astimezone(UTC)
+    occurred_at = parse_instant("timestamp", item.timestamp)
     if occurred_at - now > MAX_FUTURE:
         raise InvalidField("timestamp", "must not be more than 24 hours in the future")
     # "Same content" = same fields, with the timestamp compared as an instant. The fingerprint never
@@ -143,12 +145,19 @@ def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
     )
 
 
-def check_batch(principal: Principal, profile_id: str, item_count: int) -> None:
-    """Whole-request checks, before anything is read: the profile, then the item count."""
+def check_profile(principal: Principal, profile_id: str) -> None:
+    """A profile id the column can hold, and one the caller may act for (a token may list any id)."""
     if not profile_id:
         raise InvalidField("profile_id", "is required")
+    if len(profile_id) > MAX_PROFILE_ID:
+        raise InvalidField("profile_id", f"must be at most {MAX_PROFILE_ID} characters")
     check_storable("profile_id", profile_id)
     principal.require_profile(profile_id)
+
+
+def check_batch(principal: Principal, profile_id: str, item_count: int) -> None:
+    """Whole-request checks, before anything is read: the profile, then the item count."""
+    check_profile(principal, profile_id)
     if not 1 <= item_count <= MAX_ITEMS:
         raise InvalidField("items", f"must hold 1 to {MAX_ITEMS} items, got {item_count}")
 
@@ -230,6 +239,9 @@ def page_size(requested: int) -> int:
     return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
 
 
+MAX_SEQ = 2**63 - 1  # the seq column is a bigint
+
+
 def encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
 
@@ -240,7 +252,7 @@ def decode_cursor(token: str) -> int:
         return 0
     try:
         version, _, seq = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
-        if version != "v1" or not seq.isdigit():
+        if version != "v1" or not seq.isascii() or not seq.isdigit() or int(seq) > MAX_SEQ:
             raise ValueError
         return int(seq)
     except (ValueError, UnicodeDecodeError):

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
 
-from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.errors import PermissionDenied, Unauthenticated, Unavailable
 from services.runtime.keys import ISSUER
+
+log = logging.getLogger("studysync.auth")
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,25 @@ class TokenVerifier:
             self._verified.clear()
         self._verified[token] = (principal, float(claims["exp"]))
         return principal
+
+
+class ServiceCredentials:
+    """This service's own bearer token for internal calls, read from a file (re-read when it changes),
+    so the token can be rotated under a running process."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._mtime = -1.0
+        self._value = ""
+
+    def authorization(self) -> str:
+        """`Bearer <token>`; Unavailable (the caller's client retries) while the file is missing."""
+        try:
+            mtime = self._path.stat().st_mtime
+            if mtime != self._mtime:
+                self._value = f"Bearer {self._path.read_text().strip()}"
+                self._mtime = mtime
+        except OSError:
+            log.error("no service token at %s: internal calls will be refused", self._path)
+            raise Unavailable("the service has no identity for internal calls yet") from None
+        return self._value

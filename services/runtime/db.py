@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
 from sqlalchemy import ColumnElement, Table, TextClause, any_, event, literal, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -146,12 +148,47 @@ def runs_to_completion(write: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P
 # serialization), insufficient resources, operator intervention (shutdown, terminated backend), system.
 _RETRYABLE_SQLSTATE_CLASSES = ("08", "40", "53", "57", "58")
 
+# What a lost or unusable connection raises, whichever layer noticed: the OS, asyncpg (used directly on
+# hot paths), SQLAlchemy's pool and session (which wraps the driver's errors, or refuses to go on after
+# one), and sqlite3 under aiosqlite (OperationalError: locked, busy, I/O).
+_TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
+    OSError,  # includes ConnectionError
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,  # "connection is closed", "another operation is in progress"
+    asyncpg.InternalClientError,  # the protocol state after a connection broke mid-command
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,  # pool checkout timed out
+    sa_exc.DisconnectionError,
+    sa_exc.PendingRollbackError,  # the session's connection failed earlier in this request
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+)
 
-def is_transient_driver_error(error: BaseException) -> bool:
-    """An asyncpg error that may succeed on retry (raised where the driver is used directly)."""
-    if isinstance(error, asyncpg.PostgresError):
-        return (error.sqlstate or "")[:2] in _RETRYABLE_SQLSTATE_CLASSES
-    return isinstance(error, asyncpg.InterfaceError | OSError | asyncio.TimeoutError)
+
+def _sqlstate(error: BaseException) -> str:
+    return str(getattr(error, "sqlstate", None) or getattr(error, "pgcode", None) or "")
+
+
+def is_transient_db_error(error: BaseException) -> bool:
+    """True when the request may succeed on retry: the database or the connection to it failed, not
+    the request. Follows the exception chain, since each layer wraps the one below (SQLAlchemy's
+    DBAPIError around its adapter's error around asyncpg's, with the SQLSTATE on any of them)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, _TRANSIENT_TYPES):
+            return True
+        if isinstance(current, sa_exc.DBAPIError) and current.connection_invalidated:
+            return True
+        if _sqlstate(current)[:2] in _RETRYABLE_SQLSTATE_CLASSES:
+            return True
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return False
 
 
 @asynccontextmanager

@@ -19,6 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 ISSUER = "studysync"
 PRIVATE_KEY_FILE = "signing-key.pem"
 JWKS_FILE = "jwks.json"
+# The sync service's identity towards packages (see write_service_token).
+SERVICE_TOKEN_FILE = "service-token.jwt"
+SERVICE_TOKEN_TTL = 30 * 86400
 
 
 def ensure_dev_keys(state: Path) -> Path:
@@ -72,3 +75,16 @@ def mint_token(
     }
     key = (state / PRIVATE_KEY_FILE).read_bytes()
     return jwt.encode(claims, key, algorithm="ES256", headers={"kid": jwks["keys"][0]["kid"]})
+
+
+def write_service_token(state: Path, ttl_seconds: int = SERVICE_TOKEN_TTL) -> Path:
+    """Mints the service identity (sub `service:sync`, role `service`) into the state folder and returns
+    its path. Internal RPCs need this role; the dev stack and compose's set-up job call this at every
+    start, and sync re-reads the file when it changes (a platform that rotates it needs no restart)."""
+    token = mint_token(state, "service:sync", [], ["service"], ttl_seconds)
+    path = state / SERVICE_TOKEN_FILE
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(token + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path

@@ -18,12 +18,13 @@ from prometheus_client import CollectorRegistry, start_http_server
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from services.runtime import db, migrations, tracing
+from services.runtime import db, migrations, tracing, visibility
 from services.runtime.auth import TokenVerifier
 from services.runtime.cache import create_redis
 from services.runtime.interceptors.access_log import AccessLogInterceptor
 from services.runtime.interceptors.admission import AdmissionInterceptor
 from services.runtime.interceptors.auth import AuthInterceptor
+from services.runtime.interceptors.decoding import DecodingInterceptor
 from services.runtime.interceptors.error_mapping import ErrorMappingInterceptor
 from services.runtime.interceptors.metrics import MetricsInterceptor
 from services.runtime.interceptors.request_id import RequestIdInterceptor
@@ -116,7 +117,9 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
         AccessLogInterceptor(spec.name),
         MetricsInterceptor(registry),  # times the wait for a slot too: that is what callers see
         ErrorMappingInterceptor(),
-        AuthInterceptor(verifier),  # before admission: a refused token takes no slot
+        # Before admission: a refused token takes no slot.
+        AuthInterceptor(verifier, visibility.internal_paths(spec.full_name)),
+        DecodingInterceptor(),  # after auth: an anonymous caller's bytes are not parsed
     ]
     if settings.concurrent_calls > 0:
         interceptors.append(AdmissionInterceptor(settings.concurrent_calls, registry))
@@ -125,6 +128,8 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
         options=[
             ("grpc.max_receive_message_length", settings.max_message_bytes),
             ("grpc.max_send_message_length", settings.max_message_bytes),
+            ("grpc.max_metadata_size", settings.max_metadata_bytes),
+            ("grpc.absolute_max_metadata_size", settings.max_metadata_bytes),
         ],
     )
     spec.register(server, runtime)

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.runtime.keys import SERVICE_TOKEN_FILE
+
 
 def state_dir() -> Path:
     """The local state folder: SQLite files, the dev signing key and its JWKS (never committed)."""
@@ -28,6 +30,17 @@ class Settings:
     migrate_on_start: bool
     concurrent_calls: int = 0  # product RPCs worked on at once; 0: no limit (see interceptors.admission)
     otlp_endpoint: str | None = None  # where spans go over OTLP/gRPC; None: tracing off (runtime.tracing)
+    # Request metadata a call may carry, one limit (gRPC's soft limit, below which nothing is refused,
+    # and its hard limit are set equal: between the two gRPC refuses calls at random, as a retryable
+    # RESOURCE_EXHAUSTED). Well above what the gateway forwards: its 64 KiB of URL and headers, plus
+    # the transcoder's copy of the URL (x-envoy-original-path).
+    max_metadata_bytes: int = 256 * 1024
+    # This service's identity for internal calls (sync → packages); None: <state_dir>/service-token.jwt.
+    service_token_file: Path | None = None
+
+    @property
+    def service_token_path(self) -> Path:
+        return self.service_token_file or self.state_dir / SERVICE_TOKEN_FILE
 
     @classmethod
     def from_env(
@@ -59,4 +72,6 @@ class Settings:
             otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
             or None,
+            max_metadata_bytes=int(env("MAX_METADATA_BYTES", str(256 * 1024)) or 256 * 1024),
+            service_token_file=Path(token_file) if (token_file := env("SERVICE_TOKEN_FILE")) else None,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import rfc8785
@@ -28,6 +28,39 @@ def parse_rfc3339(field: str, value: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         raise InvalidField(field, "is not a valid date-time") from None
+
+
+def parse_instant(field: str, value: str) -> datetime:
+    """parse_rfc3339 as a UTC instant; an instant outside years 1–9999 in UTC
+    (`9999-12-31T23:59:59-01:00`, `0001-01-01T00:00:00+01:00`) is out of range, naming `field`."""
+    try:
+        return parse_rfc3339(field, value).astimezone(UTC)
+    except OverflowError:
+        raise InvalidField(field, "is out of range (years 0001 to 9999 in UTC)") from None
+
+
+# Free-form JSON a client stores (progress `meta_data`, packages `scope_data`): at most this deep.
+MAX_JSON_DEPTH = 16
+
+
+def check_json(field: str, value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """One rule for free-form JSON: nested at most `max_depth` levels (an object or array is a level),
+    and no NUL (U+0000) in any key or string, as for every text field (see check_storable)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > max_depth:
+                raise InvalidField(field, f"must be nested at most {max_depth} levels deep")
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if "\x00" in key:
+                        raise InvalidField(field, "must not contain the NUL character (U+0000)")
+                    pending.append((inner, depth + 1))
+            else:
+                pending.extend((inner, depth + 1) for inner in item)
+        elif isinstance(item, str) and "\x00" in item:
+            raise InvalidField(field, "must not contain the NUL character (U+0000)")
 
 
 def check_storable(field: str, value: str) -> None:

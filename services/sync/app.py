@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Gauge, Histogram
 from prometheus_client import Counter as MetricCounter
 
 from services.runtime.auth import Principal
@@ -26,9 +26,10 @@ from services.sync.domain import (
     Stored,
     ValidAttempt,
 )
-from services.sync.questions import QuestionSource
+from services.sync.questions import PackageNotPublished, QuestionSource
 from services.sync.repository import SessionView, SyncRepository
 
+NOT_PUBLISHED = Rejection("PACKAGE_NOT_PUBLISHED", "package_id: the package is not published")
 REUSED = Rejection("IDEMPOTENCY_KEY_REUSED", "idempotency_key: already used for a different attempt")
 
 
@@ -48,9 +49,17 @@ class SyncMetrics:
         )
         self.cache = MetricCounter(
             "studysync_sync_cache",
-            "Redis idempotency cache: hit, miss, fail_open.",
+            "Redis idempotency cache: hit, miss, fail_open, skipped (circuit breaker open).",
             ["event"],
             registry=registry,
+        )
+        self.cache_breaker_trips = MetricCounter(
+            "studysync_sync_cache_breaker_trips",
+            "Times the Redis circuit breaker opened (Redis skipped until a probe gets an answer).",
+            registry=registry,
+        )
+        self.cache_breaker_open = Gauge(
+            "studysync_sync_cache_breaker_open", "1 while Redis is being skipped.", registry=registry
         )
         self.session_mappings = MetricCounter(
             "studysync_sync_session_mappings",
@@ -132,9 +141,12 @@ class SyncApp:
             sources.setdefault(attempt.package_id, []).append(attempt)
         candidates = []
         for package_id, group in sources.items():
-            facts = await self._questions.fetch(
-                principal.token, sorted({a.question_id for a in group}), package_id
-            )
+            try:
+                facts = await self._questions.fetch(sorted({a.question_id for a in group}), package_id)
+            except PackageNotPublished:
+                for attempt in group:
+                    outcome[attempt.idempotency_key] = NOT_PUBLISHED
+                continue
             for attempt in group:
                 fact = facts.get(attempt.question_id)
                 if fact is None:

@@ -1,6 +1,9 @@
 """The Redis side of sync: idempotency results and offline-session mappings, cached after commit.
 
-Fail-open: Redis down, slow or flushed only costs database reads; each failure is counted. Keys are
+Fail-open: Redis down, slow or flushed only costs database reads; each failure is counted. After a few
+failures in a row a circuit breaker skips Redis until a background probe finds it answering again, so
+a frozen Redis (connections accepted, nothing answered) costs each batch nothing rather than two
+timeouts. Keys are
 namespaced by the database schema and carry the user in a hash tag, so one batch's keys share a
 Redis Cluster slot: one round trip to read (MGET) and one to write (a Lua script).
 """
@@ -14,6 +17,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from services.runtime.breaker import CircuitBreaker
 from services.sync.domain import Stored
 
 log = logging.getLogger("studysync.sync.cache")
@@ -26,10 +30,13 @@ return #KEYS
 
 
 class SyncCache:
-    def __init__(self, redis: Redis | None, namespace: str, events: Counter) -> None:
+    def __init__(
+        self, redis: Redis | None, namespace: str, events: Counter, breaker: CircuitBreaker | None = None
+    ) -> None:
         self._redis = redis
         self._namespace = namespace
-        self._events = events  # labels: event = hit | miss | fail_open
+        self._events = events  # labels: event = hit | miss | fail_open | skipped
+        self._breaker = breaker
         self._set_all = redis.register_script(_SET_ALL) if redis is not None else None
 
     def _idem(self, user_id: str, key: str) -> str:
@@ -43,7 +50,7 @@ class SyncCache:
     ) -> tuple[dict[str, Stored], dict[str, str]]:
         """Cached idempotency results by key, and cached session ids by offline session id. A value
         that cannot be read counts as a miss: the database answers instead."""
-        if self._redis is None or not (keys or offline_sessions):
+        if self._redis is None or not (keys or offline_sessions) or self._skipping():
             return {}, {}
         names = [self._idem(user_id, k) for k in keys] + [self._session(user_id, o) for o in offline_sessions]
         try:
@@ -51,6 +58,7 @@ class SyncCache:
         except (RedisError, OSError) as error:
             self._fail_open(error)
             return {}, {}
+        self._answered()
         results = {
             k: stored for k, v in zip(keys, values[: len(keys)], strict=True) if (stored := _stored(v))
         }
@@ -61,8 +69,8 @@ class SyncCache:
 
     async def remember(self, user_id: str, results: dict[str, Stored], sessions: dict[str, str]) -> None:
         """Called only after the database commit, so the cache never knows more than the database."""
-        if self._redis is None or not (results or sessions):
-            return
+        if self._redis is None or not (results or sessions) or self._skipping():
+            return  # a skipped write only costs a database read later: the cache never knows more
         keys = [self._idem(user_id, k) for k in results] + [self._session(user_id, o) for o in sessions]
         values = [f"{s.server_attempt_id} {s.session_id} {s.fingerprint}" for s in results.values()]
         values += sessions.values()
@@ -70,10 +78,24 @@ class SyncCache:
             await self._set_all(keys=keys, args=[*values, TTL_SECONDS])  # type: ignore[misc]
         except (RedisError, OSError) as error:
             self._fail_open(error)
+            return
+        self._answered()
+
+    def _skipping(self) -> bool:
+        if self._breaker is not None and self._breaker.is_open:
+            self._events.labels("skipped").inc()
+            return True
+        return False
+
+    def _answered(self) -> None:
+        if self._breaker is not None:
+            self._breaker.succeeded()
 
     def _fail_open(self, error: BaseException) -> None:
         self._events.labels("fail_open").inc()
         log.warning("redis unavailable, continuing with the database only: %r", error)
+        if self._breaker is not None:
+            self._breaker.failed()
 
 
 def _stored(value: str | None) -> Stored | None:

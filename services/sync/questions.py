@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import grpc
 
-from services.runtime.errors import Unauthenticated, Unavailable
+from services.runtime.auth import ServiceCredentials
+from services.runtime.errors import Unavailable
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
@@ -32,6 +34,14 @@ TRANSIENT = {
 }
 
 
+log = logging.getLogger("studysync.sync.questions")
+
+
+class PackageNotPublished(Exception):
+    """The attempt names a draft package: a learner can never have downloaded it, and a draft's
+    questions may still change, so its attempts are rejected rather than scored."""
+
+
 @dataclass(frozen=True)
 class QuestionFacts:
     """What scoring needs: how many options, which is right, and the scope tags."""
@@ -42,17 +52,20 @@ class QuestionFacts:
 
 
 class QuestionSource:
-    def __init__(self, channel: grpc.aio.Channel, cached_packages: int = 256) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, credentials: ServiceCredentials, cached_packages: int = 256
+    ) -> None:
         self._stub = pb_grpc.PackagesServiceStub(channel)
+        # BatchGetQuestions is internal: sync calls it as itself (role `service`), not as the user.
+        self._credentials = credentials
         # A package's snapshot never changes once made, so it can be kept as long as there is room.
         self._snapshots: OrderedDict[str, dict[str, QuestionFacts]] = OrderedDict()
         self._cached_packages = cached_packages
 
-    async def fetch(
-        self, token: str, question_ids: list[str], package_id: str | None
-    ) -> dict[str, QuestionFacts]:
-        """Questions by id from the bank, or a package's frozen snapshot. An unknown package → {}.
-        Packages unreachable → Unavailable (503): the client keeps its attempts and retries."""
+    async def fetch(self, question_ids: list[str], package_id: str | None) -> dict[str, QuestionFacts]:
+        """Questions by id from the bank, or a published package's frozen snapshot. An unknown
+        package → {}; a draft → PackageNotPublished. Packages unreachable → Unavailable (503): the
+        client keeps its attempts and retries."""
         if package_id and package_id in self._snapshots:
             self._snapshots.move_to_end(package_id)
             return self._snapshots[package_id]
@@ -61,17 +74,27 @@ class QuestionSource:
         )
         try:
             response = await self._stub.BatchGetQuestions(
-                request, metadata=(("authorization", f"Bearer {token}"),), timeout=DEADLINE_SECONDS
+                request,
+                metadata=(("authorization", self._credentials.authorization()),),
+                timeout=DEADLINE_SECONDS,
             )
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.NOT_FOUND:
                 return {}
+            if error.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                raise PackageNotPublished() from None
             if error.code() in TRANSIENT:
                 raise Unavailable(
                     "the packages service is unavailable, retry later", reason="PACKAGES_UNAVAILABLE"
                 ) from None
-            if error.code() == grpc.StatusCode.UNAUTHENTICATED:  # the token expired on the way
-                raise Unauthenticated("the bearer token was refused, get a new one") from None
+            if error.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+                # Sync's own identity was refused (expired or missing token file): an operator's
+                # problem, and the client's attempts must survive it, so retryable.
+                log.error("packages refused sync's service identity: %s", error.details())
+                raise Unavailable(
+                    "the packages service refused this service's identity, retry later",
+                    reason="PACKAGES_UNAVAILABLE",
+                ) from None
             raise
         facts = {
             q.question_id: QuestionFacts(

@@ -7,6 +7,8 @@ from pathlib import Path
 import grpc
 
 from services.runtime import tracing
+from services.runtime.auth import ServiceCredentials
+from services.runtime.breaker import CircuitBreaker
 from services.runtime.server import Runtime, ServiceSpec
 from services.sync.app import SyncApp, SyncMetrics
 from services.sync.cache import SyncCache
@@ -23,10 +25,16 @@ def register(server: grpc.aio.Server, runtime: Runtime) -> None:
         runtime.settings.packages_address, options=CHANNEL_OPTIONS, interceptors=tracing.client_interceptors()
     )
     runtime.closers.append(channel.close)
+    breaker = None
+    if runtime.redis is not None:
+        breaker = CircuitBreaker(
+            "redis", runtime.redis.ping, metrics.cache_breaker_trips, metrics.cache_breaker_open
+        )
+        runtime.closers.append(breaker.close)
     app = SyncApp(
         SyncRepository(runtime.engine),
-        SyncCache(runtime.redis, runtime.settings.db_schema, metrics.cache),
-        QuestionSource(channel),
+        SyncCache(runtime.redis, runtime.settings.db_schema, metrics.cache, breaker),
+        QuestionSource(channel, ServiceCredentials(runtime.settings.service_token_path)),
         metrics,
     )
     pb_grpc.add_SyncServiceServicer_to_server(SyncServicer(app), server)

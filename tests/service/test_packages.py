@@ -59,6 +59,12 @@ def reader(make_token):
 
 
 @pytest.fixture
+def service_caller(make_token):
+    """Sync's identity: BatchGetQuestions is internal and refuses a user's token."""
+    return auth(make_token("service:sync", roles=["service"]))
+
+
+@pytest.fixture
 def bank(packages_stub, admin, block):
     async def load(count: int = 3) -> list[res.Question]:
         batch = questions(block, count)
@@ -489,7 +495,10 @@ async def test_compare_offers_the_current_version_to_a_device_whose_copy_is_gone
     assert not result.current and not result.stale
 
 
-async def test_batch_get_questions_by_ids_and_by_package_snapshot(packages_stub, admin, reader, bank, block):
+async def test_batch_get_questions_by_ids_and_by_package_snapshot(
+    packages_stub, admin, service_caller, bank, block
+):
+    reader = service_caller
     loaded = await bank()
     package = (await generate(packages_stub, admin, block)).package
     ids = [loaded[1].question_id.upper(), str(uuid.uuid4()), loaded[0].question_id]
@@ -516,20 +525,35 @@ async def test_batch_get_questions_by_ids_and_by_package_snapshot(packages_stub,
     assert bank_now.questions[0].correct_index == loaded[1].correct_index != frozen[loaded[1].question_id]
 
 
-async def test_batch_get_questions_serves_a_draft_snapshot_and_404s_an_unknown_package(
-    packages_stub, admin, reader, bank, block
+async def test_batch_get_questions_refuses_a_draft_and_404s_an_unknown_package(
+    packages_stub, admin, service_caller, bank, block
 ):
     loaded = await bank()
     draft = await create_draft(packages_stub, admin, {"block_id": block}, [loaded[0].question_id])
-    snap = await packages_stub.BatchGetQuestions(
-        pb.BatchGetQuestionsRequest(package_id=draft.package_id), metadata=reader
-    )
-    assert [q.question_id for q in snap.questions] == [loaded[0].question_id]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:  # a draft may still change: never scored
+        await packages_stub.BatchGetQuestions(
+            pb.BatchGetQuestionsRequest(package_id=draft.package_id), metadata=service_caller
+        )
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error_info(caught.value).reason == "PACKAGE_NOT_PUBLISHED"
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await packages_stub.BatchGetQuestions(
-            pb.BatchGetQuestionsRequest(package_id=str(uuid.uuid4())), metadata=reader
+            pb.BatchGetQuestionsRequest(package_id=str(uuid.uuid4())), metadata=service_caller
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_batch_get_questions_refuses_a_user_token_and_admits_an_admin(
+    packages_stub, admin, reader, bank
+):
+    loaded = await bank()
+    request = pb.BatchGetQuestionsRequest(question_ids=[loaded[0].question_id])
+    with pytest.raises(grpc.aio.AioRpcError) as caught:  # the answer key is not a learner's to read
+        await packages_stub.BatchGetQuestions(request, metadata=reader)
+    assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_info(caught.value).reason == "INTERNAL_METHOD"
+    found = await packages_stub.BatchGetQuestions(request, metadata=admin)
+    assert [q.question_id for q in found.questions] == [loaded[0].question_id]
 
 
 @pytest.mark.parametrize(
@@ -567,8 +591,11 @@ async def test_batch_get_questions_serves_a_draft_snapshot_and_404s_an_unknown_p
         ("CompareTestPackages", pb.CompareTestPackagesRequest(scope="LESSON"), "scope"),
     ],
 )
-async def test_bad_reads_are_invalid_argument_naming_the_field(packages_stub, reader, rpc, request_, field):
-    error = await invalid(getattr(packages_stub, rpc)(request_, metadata=reader))
+async def test_bad_reads_are_invalid_argument_naming_the_field(
+    packages_stub, reader, service_caller, rpc, request_, field
+):
+    caller = service_caller if rpc == "BatchGetQuestions" else reader  # an internal call
+    error = await invalid(getattr(packages_stub, rpc)(request_, metadata=caller))
     assert error_info(error).metadata["field"] == field
     assert error.details().startswith(f"{field}:")
 
@@ -608,7 +635,7 @@ def _question(**fields) -> res.Question:  # noqa: ANN003
     ids=lambda value: value if isinstance(value, str) else "",
 )
 async def test_a_bad_question_is_named_by_its_index_and_nothing_is_stored(
-    packages_stub, admin, reader, bad, field
+    packages_stub, admin, service_caller, bad, field
 ):
     good = [_question() for _ in range(3)]
     error = await invalid(
@@ -618,7 +645,7 @@ async def test_a_bad_question_is_named_by_its_index_and_nothing_is_stored(
     )
     assert error_info(error).metadata["field"] == field
     stored = await packages_stub.BatchGetQuestions(
-        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in good]), metadata=reader
+        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in good]), metadata=service_caller
     )
     assert list(stored.questions) == []  # the whole call was refused, not half stored
 
@@ -639,7 +666,7 @@ async def test_batch_limits_and_repeats_are_refused(packages_stub, admin, batch,
     assert error_info(error).metadata["field"] == field
 
 
-async def test_a_thousand_questions_import_in_one_call(packages_stub, admin, reader, block):
+async def test_a_thousand_questions_import_in_one_call(packages_stub, admin, service_caller, block):
     batch = questions(block, 1000)
     stored = await packages_stub.BatchCreateQuestions(
         pb.BatchCreateQuestionsRequest(questions=batch), metadata=admin
@@ -647,7 +674,7 @@ async def test_a_thousand_questions_import_in_one_call(packages_stub, admin, rea
     assert [q.question_id for q in stored.questions] == [q.question_id for q in batch]
     assert all(q.HasField("updated_at") for q in stored.questions)
     found = await packages_stub.BatchGetQuestions(
-        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in batch]), metadata=reader
+        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in batch]), metadata=service_caller
     )
     assert len(found.questions) == 1000
 

@@ -7,7 +7,6 @@ retry; anything else is INTERNAL with only the request id, and the stack trace g
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -15,35 +14,14 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from sqlalchemy import exc as sa_exc
 
-from services.runtime.db import is_transient_driver_error
+from services.runtime.db import is_transient_db_error
 from services.runtime.errors import DomainError
 from services.runtime.interceptors import UnaryBehavior, UnaryInterceptor
 from services.runtime.interceptors.request_id import current_request_id
 
 log = logging.getLogger("studysync.errors")
 DOMAIN = "studysync.dev"
-
-# Exceptions that mean "try again later", not "your request is wrong".
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,
-    OSError,
-    asyncio.TimeoutError,
-    ConnectionError,
-)
-
-
-def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, TRANSIENT_ERRORS) or is_transient_driver_error(error):
-        return True
-    if isinstance(error, sa_exc.DBAPIError):
-        # Deadlocks and serialization failures are retryable by definition (SQLSTATE class 40).
-        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-        return error.connection_invalidated or (sqlstate or "").startswith("40")
-    return False
 
 
 def status_for(code: grpc.StatusCode, message: str, reason: str, field: str | None = None) -> grpc.Status:
@@ -70,7 +48,7 @@ class ErrorMappingInterceptor(UnaryInterceptor):
         except NotImplementedError:
             status = status_for(grpc.StatusCode.UNIMPLEMENTED, "not implemented yet", "UNIMPLEMENTED")
         except Exception as error:
-            if _is_transient(error):
+            if is_transient_db_error(error):
                 log.warning("transient failure in %s: %r", method, error)
                 status = status_for(
                     grpc.StatusCode.UNAVAILABLE,

@@ -141,8 +141,11 @@ class PackagesServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def BatchGetQuestions(self, request, context):
-        """Internal (gRPC only, no HTTP route). Returns questions for scoring: the bank's current
-        questions by id, or a package's frozen snapshot.
+        """Internal: no HTTP binding, hence no route at the edge (an RPC without `google.api.http` is
+        internal by rule, see services/runtime/visibility.py), and callers need the `service` or `admin`
+        role (PERMISSION_DENIED, reason INTERNAL_METHOD, otherwise). Returns questions for scoring: the
+        bank's current questions by id, or a published package's frozen snapshot (a draft →
+        FAILED_PRECONDITION, reason PACKAGE_NOT_PUBLISHED).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -84,7 +84,9 @@ class ProgressServiceServicer:
 
     def BatchGetProgressReceipts(self, request, context):
         """Tells, for each idempotency key, whether the server has the item, so a client that lost a
-        response can settle its queue without re-sending.
+        response can settle its queue without re-sending. The GET form carries the keys in the URL (the
+        gateway takes at most 64 KiB of URL and headers: 500 keys of up to ~100 characters); the POST
+        form carries them in a JSON body (`{"profile_id", "idempotency_keys"}`), whatever their length.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

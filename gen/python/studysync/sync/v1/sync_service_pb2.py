@@ -26,7 +26,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from studysync.sync.v1 import resources_pb2 as studysync_dot_sync_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$studysync/sync/v1/sync_service.proto\x12\x11studysync.sync.v1\x1a\x1cgoogle/api/annotations.proto\x1a!studysync/sync/v1/resources.proto\"M\n\x18\x42\x61tchSyncAttemptsRequest\x12\x31\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\x1f.studysync.sync.v1.AttemptInput\"N\n\x19\x42\x61tchSyncAttemptsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .studysync.sync.v1.AttemptResult\"\'\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\":\n\x1e\x42\x61tchGetAttemptReceiptsRequest\x12\x18\n\x10idempotency_keys\x18\x01 \x03(\t\"V\n\x1f\x42\x61tchGetAttemptReceiptsResponse\x12\x33\n\x08receipts\x18\x01 \x03(\x0b\x32!.studysync.sync.v1.AttemptReceipt2\xc4\x03\n\x0bSyncService\x12\x96\x01\n\x11\x42\x61tchSyncAttempts\x12+.studysync.sync.v1.BatchSyncAttemptsRequest\x1a,.studysync.sync.v1.BatchSyncAttemptsResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/api/v1/sync/attempts:batch:\x01*\x12z\n\nGetSession\x12$.studysync.sync.v1.GetSessionRequest\x1a\x1a.studysync.sync.v1.Session\"*\x82\xd3\xe4\x93\x02$\x12\"/api/v1/sync/sessions/{session_id}\x12\x9f\x01\n\x17\x42\x61tchGetAttemptReceipts\x12\x31.studysync.sync.v1.BatchGetAttemptReceiptsRequest\x1a\x32.studysync.sync.v1.BatchGetAttemptReceiptsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/sync/receiptsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$studysync/sync/v1/sync_service.proto\x12\x11studysync.sync.v1\x1a\x1cgoogle/api/annotations.proto\x1a!studysync/sync/v1/resources.proto\"M\n\x18\x42\x61tchSyncAttemptsRequest\x12\x31\n\x08\x61ttempts\x18\x01 \x03(\x0b\x32\x1f.studysync.sync.v1.AttemptInput\"N\n\x19\x42\x61tchSyncAttemptsResponse\x12\x31\n\x07results\x18\x01 \x03(\x0b\x32 .studysync.sync.v1.AttemptResult\"\'\n\x11GetSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\":\n\x1e\x42\x61tchGetAttemptReceiptsRequest\x12\x18\n\x10idempotency_keys\x18\x01 \x03(\t\"V\n\x1f\x42\x61tchGetAttemptReceiptsResponse\x12\x33\n\x08receipts\x18\x01 \x03(\x0b\x32!.studysync.sync.v1.AttemptReceipt2\xe9\x03\n\x0bSyncService\x12\x96\x01\n\x11\x42\x61tchSyncAttempts\x12+.studysync.sync.v1.BatchSyncAttemptsRequest\x1a,.studysync.sync.v1.BatchSyncAttemptsResponse\"&\x82\xd3\xe4\x93\x02 \"\x1b/api/v1/sync/attempts:batch:\x01*\x12z\n\nGetSession\x12$.studysync.sync.v1.GetSessionRequest\x1a\x1a.studysync.sync.v1.Session\"*\x82\xd3\xe4\x93\x02$\x12\"/api/v1/sync/sessions/{session_id}\x12\xc4\x01\n\x17\x42\x61tchGetAttemptReceipts\x12\x31.studysync.sync.v1.BatchGetAttemptReceiptsRequest\x1a\x32.studysync.sync.v1.BatchGetAttemptReceiptsResponse\"B\x82\xd3\xe4\x93\x02<\x12\x15/api/v1/sync/receiptsZ#\"\x1e/api/v1/sync/receipts:batchGet:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,7 +38,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYNCSERVICE'].methods_by_name['GetSession']._loaded_options = None
   _globals['_SYNCSERVICE'].methods_by_name['GetSession']._serialized_options = b'\202\323\344\223\002$\022\"/api/v1/sync/sessions/{session_id}'
   _globals['_SYNCSERVICE'].methods_by_name['BatchGetAttemptReceipts']._loaded_options = None
-  _globals['_SYNCSERVICE'].methods_by_name['BatchGetAttemptReceipts']._serialized_options = b'\202\323\344\223\002\027\022\025/api/v1/sync/receipts'
+  _globals['_SYNCSERVICE'].methods_by_name['BatchGetAttemptReceipts']._serialized_options = b'\202\323\344\223\002<\022\025/api/v1/sync/receiptsZ#\"\036/api/v1/sync/receipts:batchGet:\001*'
   _globals['_BATCHSYNCATTEMPTSREQUEST']._serialized_start=124
   _globals['_BATCHSYNCATTEMPTSREQUEST']._serialized_end=201
   _globals['_BATCHSYNCATTEMPTSRESPONSE']._serialized_start=203
@@ -50,5 +50,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BATCHGETATTEMPTRECEIPTSRESPONSE']._serialized_start=384
   _globals['_BATCHGETATTEMPTRECEIPTSRESPONSE']._serialized_end=470
   _globals['_SYNCSERVICE']._serialized_start=473
-  _globals['_SYNCSERVICE']._serialized_end=925
+  _globals['_SYNCSERVICE']._serialized_end=962
 # @@protoc_insertion_point(module_scope)

@@ -77,7 +77,9 @@ class SyncServiceServicer:
 
     def BatchGetAttemptReceipts(self, request, context):
         """Tells, for each idempotency key, whether the caller's attempt is stored and where.
-        Idempotency records are kept with the attempts, so forever.
+        Idempotency records are kept with the attempts, so forever. The GET form carries the keys in the
+        URL (the gateway takes at most 64 KiB of URL and headers: 500 UUIDs fit); the POST form carries
+        them in a JSON body, for clients whose URLs are limited.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
