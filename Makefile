@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## install: the .venv with the project and its dev tools (make run and make test do this first)
 install: $(STAMP)
 
 ## web: build the web client (clients/web/dist/, served by Envoy at /); npm ci only when the lockfile changed
@@ -42,10 +43,12 @@ soak: install
 gen: install
 	$(PY) -m gateway.codegen
 
+## lint: ruff check and format check
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check services gateway tests
 
+## clean: remove the venv, build output and the local state (.studysync: data and dev key)
 clean:
 	rm -rf $(VENV) build gateway/build .studysync $(WEB)/node_modules $(WEB)/dist
 
@@ -53,3 +56,8 @@ clean:
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || echo "wrk unavailable: HTTP load from Python instead"
 	$(PY) -m bench $(BENCH_ARGS)
+
+## help: list these targets
+.PHONY: help
+help:
+	@sed -n 's/^## \([a-z-]*\): /\1\t/p' $(MAKEFILE_LIST) | expand -t 10

@@ -52,6 +52,24 @@ class SyncReport:
     dropped: int = 0
     retry_later: bool = False  # the server or network was unavailable: try again later
     errors: list[str] = field(default_factory=list)
+    # The server refused a whole request (401 token, 403 profile, 400 …): nothing was settled and
+    # retrying will not help until the client or its token changes. "HTTP 401 UNAUTHENTICATED: …"
+    refused: str | None = None
+    # (kind, key, why) of each item the server refused for good in this sync.
+    dropped_items: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def _refusal(response: httpx.Response) -> str:
+    """'HTTP 401 UNAUTHENTICATED: Jwt is expired' from the gateway's JSON error (google.rpc.Status)."""
+    try:
+        body = response.json()
+        reason = (body.get("details") or [{}])[0].get("reason", "")
+        message = str(body.get("message", ""))
+    except (ValueError, AttributeError, IndexError):
+        reason, message = "", response.text[:200]
+    return " ".join(part for part in (f"HTTP {response.status_code}", reason) if part) + (
+        f": {message}" if message else ""
+    )
 
 
 class OfflineQueue:
@@ -166,7 +184,8 @@ class OfflineQueue:
                 report.errors.append(f"HTTP {response.status_code}")
                 return report
             if response.status_code != 200:  # the whole request was refused: fix the client, keep the data
-                report.errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
+                report.refused = _refusal(response)
+                report.errors.append(report.refused)
                 return report
             self._settle(kind, scope, response.json()["results"], report)
         return report
@@ -202,11 +221,42 @@ class OfflineQueue:
                     (error, kind, scope, result["idempotency_key"]),
                 )
                 report.dropped += 1
+                report.dropped_items.append((kind, result["idempotency_key"], error))
+
+
+EXIT_OK = 0  # nothing failed: every item sent is on the server (or nothing was pending)
+EXIT_DROPPED = 1  # done, but the server refused some items for good (listed, with the reason)
+EXIT_USAGE = 2  # bad arguments (argparse), e.g. a --url without http:// or https://
+EXIT_REFUSED = 3  # the server refused the whole request (401 token, 403 profile, …): items kept
+EXIT_RETRY = 4  # the server or the network is unavailable: items kept, sync again later
+EXIT_QUEUE_FILE = 5  # the --db file cannot be opened or is not a queue
+
+EPILOG = f"""exit codes (sync):
+  {EXIT_OK}  every pending item reached the server (synced), or nothing was pending
+  {EXIT_DROPPED}  some items were dropped: the server refused them for good (each listed with why)
+  {EXIT_USAGE}  usage error (e.g. a --url without http:// or https://)
+  {EXIT_REFUSED}  the server refused the request (401: the token; 403: the profile): items are kept
+  {EXIT_RETRY}  server or network unavailable (network error, 429, 5xx): items are kept, retry later
+  {EXIT_QUEUE_FILE}  the --db file cannot be opened or is not a queue
+"""
+
+
+def _base_url(text: str) -> str:
+    url = httpx.URL(text) if "://" in text else None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise argparse.ArgumentTypeError(f"expected http://HOST:PORT or https://HOST, got {text!r}")
+    return text
+
+
+HINTS = {401: "get a new token (studysync token …)", 403: "the token may not act for this profile or user"}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m clients.offline_queue", description=__doc__.splitlines()[0]
+        prog="python -m clients.offline_queue",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--db", type=Path, required=True, help="the local queue file")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -216,11 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     progress.add_argument("--content", required=True)
     progress.add_argument("--score", type=float, required=True)
     commands.add_parser("pending", help="list what is not on the server yet")
-    sync = commands.add_parser("sync", help="send what is pending")
-    sync.add_argument("--url", required=True)
+    sync = commands.add_parser(
+        "sync",
+        help="send what is pending",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sync.add_argument("--url", required=True, type=_base_url, help="the gateway, e.g. http://127.0.0.1:8080")
     sync.add_argument("--token", required=True)
     args = parser.parse_args(argv)
-    queue = OfflineQueue(args.db)
+    try:
+        queue = OfflineQueue(args.db)
+    except sqlite3.Error as error:
+        print(f"error: --db {args.db}: cannot open the queue file ({error})", file=sys.stderr)
+        return EXIT_QUEUE_FILE
     try:
         if args.command == "progress":
             print(queue.add_progress(args.profile, args.activity, args.content, args.score))
@@ -232,14 +291,28 @@ def main(argv: list[str] | None = None) -> int:
                 base_url=args.url, headers={"Authorization": f"Bearer {args.token}"}, timeout=30
             ) as c:
                 report = queue.sync(c)
-            print(
-                f"synced {report.synced}, dropped {report.dropped}"
-                + (f", retry later ({'; '.join(report.errors)})" if report.retry_later else "")
-            )
-            return 0 if not report.errors or report.retry_later else 1
+            return _print_report(report)
+    except sqlite3.DatabaseError as error:
+        print(f"error: --db {args.db}: not a usable queue file ({error})", file=sys.stderr)
+        return EXIT_QUEUE_FILE
     finally:
         queue.close()
-    return 0
+    return EXIT_OK
+
+
+def _print_report(report: SyncReport) -> int:
+    print(f"synced {report.synced}, dropped {report.dropped}")
+    for kind, key, why in report.dropped_items:
+        print(f"  dropped {kind} {key}: {why}")
+    if report.refused is not None:
+        status = int(report.refused.split()[1])
+        hint = f" ({HINTS[status]})" if status in HINTS else ""
+        print(f"refused: {report.refused}{hint}; the items stay queued", file=sys.stderr)
+        return EXIT_REFUSED
+    if report.retry_later:
+        print(f"retry later: {'; '.join(report.errors)}; the items stay queued", file=sys.stderr)
+        return EXIT_RETRY
+    return EXIT_DROPPED if report.dropped else EXIT_OK
 
 
 if __name__ == "__main__":

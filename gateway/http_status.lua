@@ -1,5 +1,7 @@
 -- Lets a service choose the HTTP status of a transcoded response, and keeps bodies off the
--- responses that must not have one.
+-- responses that must not have one. On the way in it refuses REST bodies that are not JSON (415:
+-- the transcoder would parse any content type as JSON); on the way out it names the field at fault
+-- in the gateway's own 400s (the transcoder says "items[0].score: invalid value ..." in prose).
 --
 -- A gRPC service cannot set an HTTP status, so it sends the wanted one (e.g. "304") as the
 -- initial-metadata header `x-http-status`; the transcoder turns that into a response header,
@@ -8,9 +10,50 @@
 
 local NS = "studysync.http_status" -- dynamic metadata namespace for this filter
 
+local function has_body(headers)
+  local length = headers:get("content-length")
+  return (length ~= nil and length ~= "0") or headers:get("transfer-encoding") ~= nil
+end
+
+-- application/json, with parameters (charset=utf-8) or not, any letter case.
+local function is_json(content_type)
+  local media = string.lower(string.match(content_type, "^%s*([^;%s]*)") or "")
+  return media == "application/json"
+end
+
 function envoy_on_request(request_handle)
+  local headers = request_handle:headers()
   -- The transcoder rewrites the request into a gRPC POST, so remember the client's method.
-  request_handle:streamInfo():dynamicMetadata():set(NS, "method", request_handle:headers():get(":method"))
+  request_handle:streamInfo():dynamicMetadata():set(NS, "method", headers:get(":method"))
+  local path = headers:get(":path") or ""
+  if string.sub(path, 1, 5) == "/api/" and has_body(headers) then
+    local content_type = headers:get("content-type")
+    if content_type == nil or not is_json(content_type) then
+      -- local_reply_config gives this the JSON error shape (415 UNSUPPORTED_MEDIA_TYPE).
+      request_handle:respond({[":status"] = "415"},
+        "content-type: a request body must be application/json, got " .. (content_type or "none"))
+    end
+  end
+end
+
+-- The gateway's own 400 (reason INVALID_REQUEST) whose message starts with a field path gets that
+-- path as ErrorInfo metadata.field, like the services' errors. The body is our local_reply_config
+-- JSON (keys sorted), so the path is known to be plain [A-Za-z0-9_.[]] text.
+local function add_field(response_handle)
+  local body = response_handle:body(true)
+  local text = body:getBytes(0, body:length())
+  if not string.find(text, '"reason":"INVALID_REQUEST"', 1, true) or string.find(text, '"field":', 1, true) then
+    return
+  end
+  local field = string.match(text, '"message":"([%w_%.%[%]]+): ')
+  if field == nil then
+    return
+  end
+  local start, finish = string.find(text, '"metadata":{', 1, true)
+  if start == nil then
+    return
+  end
+  body:setBytes(string.sub(text, 1, finish) .. '"field":"' .. field .. '",' .. string.sub(text, finish + 1))
 end
 
 function envoy_on_response(response_handle)
@@ -25,6 +68,10 @@ function envoy_on_response(response_handle)
   end
 
   local status = headers:get(":status")
+  if status == "400" then
+    add_field(response_handle)
+    return
+  end
   local meta = response_handle:streamInfo():dynamicMetadata():get(NS)
   local is_head = meta ~= nil and meta["method"] == "HEAD"
   if status ~= "304" and not is_head then

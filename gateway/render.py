@@ -30,6 +30,25 @@ TEMPLATE = HERE / "envoy.yaml.tmpl"
 
 Address = tuple[str, int]
 
+ERROR_DOMAIN = "studysync.dev"  # ErrorInfo.domain, as the services' errors carry it
+# The replies Envoy makes itself, in the services' error shape (google.rpc.Status as JSON):
+# HTTP status -> (gRPC code number, ErrorInfo reason). The README's "Errors" table is this one.
+GATEWAY_ERRORS: dict[int, tuple[int, str]] = {
+    400: (3, "INVALID_REQUEST"),  # malformed JSON, a wrong type, an unknown field (the transcoder)
+    401: (16, "UNAUTHENTICATED"),  # no, malformed, expired or unknown-key token (jwt_authn)
+    403: (7, "PERMISSION_DENIED"),
+    404: (5, "ROUTE_NOT_FOUND"),  # no such route or method
+    413: (8, "BODY_TOO_LARGE"),  # STUDYSYNC_MAX_BODY_BYTES
+    415: (3, "UNSUPPORTED_MEDIA_TYPE"),  # a request body that is not application/json
+    429: (8, "RATE_LIMITED"),  # STUDYSYNC_RATE_LIMIT_*: retry after the retry-after header
+    500: (13, "INTERNAL"),
+    502: (14, "UPSTREAM_UNAVAILABLE"),
+    503: (14, "UPSTREAM_UNAVAILABLE"),  # a service is down or unhealthy: retry later
+    504: (4, "UPSTREAM_TIMEOUT"),
+}
+# Any other status Envoy makes itself: still the same shape.
+GATEWAY_ERROR_FALLBACK = (2, "GATEWAY_ERROR")
+
 
 @dataclass(frozen=True)
 class GatewayConfig:
@@ -193,11 +212,40 @@ def max_web_file_bytes(config: GatewayConfig) -> int:
     return max([1024 * 1024, *(2 * s for s in sizes)])
 
 
+def _error_format(code: int, reason: str, indent: str) -> str:
+    """A local reply body_format: google.rpc.Status JSON with one ErrorInfo (field: see the Lua filter)."""
+    return (
+        f"{indent}json_format:\n"
+        f"{indent}  code: {code}\n"
+        f'{indent}  message: "%LOCAL_REPLY_BODY%"\n'
+        f"{indent}  details:\n"
+        f'{indent}  - "@type": type.googleapis.com/google.rpc.ErrorInfo\n'
+        f"{indent}    reason: {reason}\n"
+        f"{indent}    domain: {ERROR_DOMAIN}\n"
+        f'{indent}    metadata: {{request_id: "%REQ(X-REQUEST-ID)%"}}\n'
+        f"{indent}content_type: application/json"
+    )
+
+
+def error_mappers(indent: str = "            ") -> str:
+    """local_reply_config mappers: one per status in GATEWAY_ERRORS."""
+    return "\n".join(
+        f"{indent}- filter:\n"
+        f"{indent}    status_code_filter:\n"
+        f"{indent}      comparison: {{op: EQ, value: {{default_value: {status}, runtime_key: studysync.error_{status}}}}}\n"
+        f"{indent}  body_format_override:\n" + _error_format(code, reason, indent + "    ")
+        for status, (code, reason) in GATEWAY_ERRORS.items()
+    )
+
+
 def render(config: GatewayConfig) -> str:
     """The Envoy YAML for `config`."""
     values: dict[str, object] = asdict(config)
     values["web_routes"] = web_routes(config)
     values["max_direct_response_body_size_bytes"] = max_web_file_bytes(config)
+    values["error_mappers"] = error_mappers()
+    values["error_fallback_format"] = _error_format(*GATEWAY_ERROR_FALLBACK, "              ")
+    values["healthz_unhealthy_format"] = _error_format(14, "NOT_ALL_SERVICES_HEALTHY", "                ")
     for name in ("progress", "packages", "sync"):
         addresses = [getattr(config, f"{name}_address")] + [a for n, a in config.extra_endpoints if n == name]
         values[f"{name}_endpoints"] = "\n".join(

@@ -13,8 +13,7 @@ from pathlib import Path
 import grpc
 from google.protobuf import json_format, struct_pb2
 
-from services.runtime.keys import mint_token
-from services.runtime.settings import state_dir
+from services.runtime.keys import find_dev_keys, mint_token
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 from studysync.packages.v1 import resources_pb2 as res
@@ -118,16 +117,47 @@ def _auth(token: str) -> tuple[tuple[str, str]]:
     return (("authorization", f"Bearer {token}"),)
 
 
+def _target(args: argparse.Namespace) -> str:
+    return getattr(args, "target", None) or os.environ.get("PACKAGES_ADDR", "127.0.0.1:50052")
+
+
 def _token(args: argparse.Namespace) -> str:
-    return args.token or mint_token(state_dir(), "admin-cli", [], ["admin"], 600)
+    return getattr(args, "token", None) or mint_token(find_dev_keys(), "admin-cli", [], ["admin"], 600)
+
+
+def scope_data_arg(text: str) -> dict:
+    """--scope-data: a JSON object (argparse turns the ValueError into a usage error)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON ({error.msg}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"block_id\": 2}}', got {text!r}")
+    return value
+
+
+def _plain(value: object) -> object:
+    """A Struct value as the user wrote it: protobuf keeps every number as a double, so 2.0 → 2."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def scope_data_text(data: struct_pb2.Struct) -> str:
+    """scope_data for `packages list`: integers as integers, keys in a stable (sorted) order."""
+    return json.dumps(_plain(json_format.MessageToDict(data)), sort_keys=True)
 
 
 def _run(args: argparse.Namespace) -> int:
-    target, token = args.target, _token(args)
+    target, token = _target(args), _token(args)
     if args.action == "import":
         print(f"imported {import_questions(target, token, read_questions(Path(args.file)))} questions")
     elif args.action == "generate":
-        result = generate(target, token, args.scope, json.loads(args.scope_data))
+        result = generate(target, token, args.scope, args.scope_data)
         state = "created" if result.created else "unchanged"
         print(f"{state}: {result.package.package_id} v{result.package.version} {result.package.version_hash}")
     elif args.action == "publish":
@@ -140,27 +170,61 @@ def _run(args: argparse.Namespace) -> int:
     elif args.action == "list":
         for p in list_packages(target, token):
             print(
-                f"{p.package_id}  {p.scope:7s} {json_format.MessageToJson(p.scope_data, indent=None):32s} "
+                f"{p.package_id}  {p.scope:7s} {scope_data_text(p.scope_data):32s} "
                 f"v{p.version}  {p.question_count:3d} questions  {p.name}"
             )
     return 0
 
 
+IMPORT_FORMAT = """\
+File formats (the type is taken from the extension):
+
+  .json   a list of questions, or {"questions": [...]}; each question is the Question message in
+          its JSON form:
+            {"question_id": "550e8400-e29b-41d4-a716-446655440000", "stem": "2 + 2 = ?",
+             "options": ["3", "4", "5"], "correct_index": 1, "explanation": "",
+             "program": "...", "year_id": 2, "block_id": 5, "theme_id": 7}
+  .csv    a header row, then one question per row: question_id, stem, option_1 … option_6 (empty
+          ones skipped), correct_index (0-based), and optionally explanation, program, year_id,
+          block_id, theme_id.
+
+An existing question_id is updated (published packages keep their frozen copy). A malformed entry
+stops the import before anything is sent, naming it (questions[3]: … / line 5: …).
+"""
+
+
 def add_subcommands(commands: argparse._SubParsersAction) -> None:
-    packages = commands.add_parser("packages", help="admin: question bank and test packages")
-    packages.add_argument(
+    # --target and --token work before or after the action (`packages list --target …`): the
+    # action parsers share them with SUPPRESS defaults, so an option given there wins and one
+    # given before the action is not overwritten by the action's default.
+    connection = argparse.ArgumentParser(add_help=False)
+    connection.add_argument(
         "--target",
-        default=os.environ.get("PACKAGES_ADDR", "127.0.0.1:50052"),
+        default=argparse.SUPPRESS,
         help="packages service gRPC address (default PACKAGES_ADDR or 127.0.0.1:50052)",
     )
-    packages.add_argument("--token", help="admin bearer token (default: minted with the dev key)")
-    actions = packages.add_subparsers(dest="action", required=True)
-    actions.add_parser("import", help="import/update questions from a .json or .csv file").add_argument(
-        "file"
+    connection.add_argument(
+        "--token", default=argparse.SUPPRESS, help="admin bearer token (default: minted with the dev key)"
     )
-    generate_parser = actions.add_parser("generate", help="build the next version of a scope if it changed")
+    packages = commands.add_parser(
+        "packages", help="admin: question bank and test packages", parents=[connection]
+    )
+    actions = packages.add_subparsers(dest="action", required=True)
+    actions.add_parser(
+        "import",
+        help="import/update questions from a .json or .csv file",
+        description="Import or update questions from a .json or .csv file.",
+        epilog=IMPORT_FORMAT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[connection],
+    ).add_argument("file", help="a .json or .csv question file (formats below)")
+    generate_parser = actions.add_parser(
+        "generate", help="build the next version of a scope if it changed", parents=[connection]
+    )
     generate_parser.add_argument("--scope", required=True, choices=["PROGRAM", "YEAR", "BLOCK", "THEME"])
-    generate_parser.add_argument("--scope-data", required=True, help="e.g. '{\"block_id\": 2}'")
-    actions.add_parser("publish", help="publish a draft").add_argument("package_id")
-    actions.add_parser("list", help="list published packages")
+    generate_parser.add_argument(
+        "--scope-data", required=True, type=scope_data_arg, help="a JSON object, e.g. '{\"block_id\": 2}'"
+    )
+    actions.add_parser("publish", help="publish a draft", parents=[connection]).add_argument("package_id")
+    actions.add_parser("list", help="list published packages", parents=[connection])
     packages.set_defaults(run=_run)

@@ -11,19 +11,18 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from services.runtime.auth import Principal
 from services.runtime.errors import DomainError, InvalidField
-from services.runtime.validation import check_json, check_storable, parse_instant
+from services.runtime.validation import check_json, check_not_future, check_storable, parse_instant
 
 MAX_ITEMS = 500
 MAX_KEY_LENGTH = 128
 MAX_TEXT_LENGTH = 128
 MAX_META_BYTES = 8 * 1024
 MAX_PROFILE_ID = 128  # the profile column's width
-MAX_FUTURE = timedelta(hours=24)
 OK, DUPLICATE, ERROR = "ok", "duplicate", "error"
 
 
@@ -34,7 +33,7 @@ class ProgressItem:
     idempotency_key: str
     activity_type: str
     content_id: str
-    score: float
+    score: float | None  # None: the client did not send it (a required field)
     duration_seconds: float | None
     meta_data: Any
     timestamp: str
@@ -102,6 +101,8 @@ def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
     check_idempotency_key("idempotency_key", item.idempotency_key)
     _check_text("activity_type", item.activity_type, MAX_TEXT_LENGTH)
     _check_text("content_id", item.content_id, MAX_TEXT_LENGTH)
+    if item.score is None:
+        raise InvalidField("score", "is required")
     if not math.isfinite(item.score):
         raise InvalidField("score", "must be a finite number")
     if item.duration_seconds is not None and not (
@@ -117,8 +118,7 @@ def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
     if not item.timestamp:
         raise InvalidField("timestamp", "is required")
     occurred_at = parse_instant("timestamp", item.timestamp)
-    if occurred_at - now > MAX_FUTURE:
-        raise InvalidField("timestamp", "must not be more than 24 hours in the future")
+    check_not_future("timestamp", occurred_at, now)
     # "Same content" = same fields, with the timestamp compared as an instant. The fingerprint never
     # leaves the server, so sorted-key stdlib JSON (C-accelerated) is canonical enough.
     fingerprint = hashlib.sha256(

@@ -21,7 +21,7 @@ def item_from_proto(item: res.ProgressItem) -> ProgressItem:
         idempotency_key=item.idempotency_key,
         activity_type=item.activity_type,
         content_id=item.content_id,
-        score=item.score,
+        score=item.score if item.HasField("score") else None,
         duration_seconds=item.duration_seconds if item.HasField("duration_seconds") else None,
         meta_data=value_to_python(item.meta_data) if item.HasField("meta_data") else None,
         timestamp=item.timestamp,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 import grpc
 
-from services.runtime.keys import mint_token
-from services.runtime.settings import state_dir
+from services.runtime.keys import find_dev_keys, mint_token
 
 
 def _token(args: argparse.Namespace) -> int:
-    print(mint_token(state_dir(), args.sub, args.profile, args.role, args.ttl))
+    print(mint_token(find_dev_keys(), args.sub, args.profile, args.role, args.ttl))
     return 0
 
 
@@ -46,7 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="studysync", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    token = commands.add_parser("token", help="print a token signed with the dev key")
+    token = commands.add_parser(
+        "token",
+        help="print a token signed with the dev key",
+        description="Print a token signed with the running stack's dev key: the one in "
+        "STUDYSYNC_STATE_DIR, else in .studysync of the working folder or a parent, else of this "
+        "checkout. Never makes a new key (the stack would reject its tokens).",
+    )
     token.add_argument("--sub", required=True, help="user id (claim sub)")
     token.add_argument("--profile", action="append", default=[], help="a profile the user may act for")
     token.add_argument("--role", action="append", default=[], help="a role, e.g. admin")
@@ -67,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
+    except BrokenPipeError:  # `studysync packages list | head`: the reader has what it wanted
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a Unix tool killed by the closed pipe reports
     except grpc.RpcError as error:  # a refused call: say what the server said, not where we were
         print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)  # type: ignore[attr-defined]
         return 1

@@ -54,6 +54,33 @@ def ensure_dev_keys(state: Path) -> Path:
     return jwks_path
 
 
+# The checkout this code runs from: `.venv/bin/studysync` finds the project's stack from anywhere.
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def find_dev_keys(env: dict[str, str] | None = None, cwd: Path | None = None) -> Path:
+    """The state folder holding the running stack's key pair, for commands that sign tokens for it.
+    Never makes a pair: a second one would sign tokens the stack rejects ("Jwks doesn't have key to
+    match kid"). Looks in STUDYSYNC_STATE_DIR if set, else `.studysync` in the working folder or any
+    parent, then in this checkout; raises FileNotFoundError with a one-line hint otherwise."""
+    env = dict(os.environ) if env is None else env
+    here = (cwd or Path.cwd()).resolve()
+    if env.get("STUDYSYNC_STATE_DIR"):
+        candidates = [Path(env["STUDYSYNC_STATE_DIR"]).resolve()]
+        where = f"STUDYSYNC_STATE_DIR={env['STUDYSYNC_STATE_DIR']}"
+    else:
+        candidates = [folder / ".studysync" for folder in (here, *here.parents)]
+        candidates.append(PROJECT_ROOT / ".studysync")
+        where = f".studysync in {here} or its parents, or in {PROJECT_ROOT}"
+    for state in candidates:
+        if (state / PRIVATE_KEY_FILE).is_file() and (state / JWKS_FILE).is_file():
+            return state
+    raise FileNotFoundError(
+        f"no dev signing key ({where}): start the stack first (make run), or set STUDYSYNC_STATE_DIR "
+        "to the state folder of the stack you are calling"
+    )
+
+
 def mint_token(
     state: Path,
     sub: str,

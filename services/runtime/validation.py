@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import rfc8785
@@ -61,6 +61,17 @@ def check_json(field: str, value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
                 pending.extend((inner, depth + 1) for inner in item)
         elif isinstance(item, str) and "\x00" in item:
             raise InvalidField(field, "must not contain the NUL character (U+0000)")
+# How far ahead of the server's clock a device's clock may run. Progress and sync both keep what
+# the device says happened when (replays can be days old), but a date far in the future is a wrong
+# clock, and for sync (the latest answer wins) it would beat every real answer forever.
+MAX_CLOCK_SKEW = timedelta(hours=24)
+
+
+def check_not_future(field: str, instant: datetime, now: datetime) -> None:
+    """InvalidField naming `field` when `instant` is beyond the clock-skew allowance."""
+    if instant - now > MAX_CLOCK_SKEW:
+        hours = int(MAX_CLOCK_SKEW.total_seconds() // 3600)
+        raise InvalidField(field, f"must not be more than {hours} hours ahead of the server's clock")
 
 
 def check_storable(field: str, value: str) -> None:

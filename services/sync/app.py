@@ -91,9 +91,10 @@ class SyncApp:
         # 1. verify each attempt and its payload_hash
         checked: list[ValidAttempt | Rejection] = []
         first: dict[str, ValidAttempt] = {}
+        now = datetime.now(UTC)
         for attempt in attempts:
             try:
-                valid = domain.validate_attempt(attempt)
+                valid = domain.validate_attempt(attempt, now)
             except Rejection as rejection:
                 checked.append(rejection)
                 continue

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from services.runtime.errors import InvalidField
-from services.runtime.validation import canonical_sha256, check_storable, parse_rfc3339, parse_uuid
+from services.runtime.validation import (
+    canonical_sha256,
+    check_not_future,
+    check_storable,
+    parse_rfc3339,
+    parse_uuid,
+)
 
 # The per-attempt value objects below are plain slotted dataclasses, not frozen ones: a batch makes
 # about 500 of them, and a frozen dataclass costs five times as much to construct (1.4 µs vs 0.3 µs).
@@ -20,6 +26,7 @@ MAX_ATTEMPTS = 100
 MAX_RECEIPT_KEYS = 500  # as progress: a device settles a whole queue in one call
 MAX_USER_ID = 128  # the owner column's width
 MAX_ANSWERED_AT = 64  # the stored text's width: room for 35 fraction digits
+MAX_KEY_LENGTH = 128  # the idempotency_key columns' width (migration 0002), as progress allows
 ACKED, DUPLICATE, REJECTED = "acked", "duplicate", "rejected"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # What an RFC 3339 date-time is made of; checked with fullmatch, so no trailing newline slips
@@ -34,7 +41,7 @@ class AttemptInput:
     offline_session_id: str
     session_id: str
     question_id: str
-    selected_option_index: int
+    selected_option_index: int | None  # None: the client did not send it (a required field)
     answered_at: str
     payload_hash: str
     package_id: str
@@ -45,7 +52,7 @@ class ValidAttempt:
     """A checked attempt. `fingerprint` identifies its payload: same key + other fingerprint = reuse."""
 
     source: AttemptInput
-    idempotency_key: str  # canonical lowercase UUID text, like every id below
+    idempotency_key: str  # as stored: see idempotency_key_text; the ids below are canonical UUID text
     client_attempt_id: str
     question_id: str
     offline_session_id: str | None
@@ -130,6 +137,33 @@ def _uuid_text(field: str, value: str) -> str:
     return str(parse_uuid(field, value))
 
 
+def idempotency_key_text(field: str, value: str) -> str:
+    """The stored form of an idempotency key: 1–128 printable ASCII characters, as sent, except that
+    a UUID is stored in its canonical text (keys were UUIDs only before, stored canonically, so any
+    spelling of a UUID key keeps matching). Printable ASCII also keeps the key free of the separator
+    the PostgreSQL store joins keys with (see pg_store.KEY_SEPARATOR)."""
+    if not value:
+        raise InvalidField(field, "is required")
+    if len(value) > MAX_KEY_LENGTH:
+        raise InvalidField(field, f"must be at most {MAX_KEY_LENGTH} characters")
+    if not all(" " <= ch <= "~" for ch in value):
+        raise InvalidField(field, "must be printable ASCII")
+    if _CANONICAL_UUID.fullmatch(value):
+        return value
+    if _UUID_SPELLING.fullmatch(value):
+        try:
+            return str(parse_uuid(field, value))
+        except InvalidField:
+            return value  # looks like one but is not a UUID: an opaque key like any other
+    return value
+
+
+def _required(field: str, value: str) -> str:
+    if not value:
+        raise InvalidField(field, "is required")
+    return value
+
+
 def _instant(value: str) -> datetime:
     """answered_at as a UTC instant; its text must fit the stored column and the instant must exist
     (0001-01-01T00:00:00+01:00 is a valid RFC 3339 string but falls before year 1 in UTC)."""
@@ -145,11 +179,13 @@ def _instant(value: str) -> datetime:
         raise InvalidField("answered_at", "is out of range") from None
 
 
-def validate_attempt(attempt: AttemptInput) -> ValidAttempt:
+def validate_attempt(attempt: AttemptInput, now: datetime) -> ValidAttempt:
     """Raises Rejection (INVALID_FIELD naming the field, or PAYLOAD_HASH_MISMATCH)."""
     try:
-        client_attempt_id = _uuid_text("client_attempt_id", attempt.client_attempt_id)
-        key = _uuid_text("idempotency_key", attempt.idempotency_key)
+        client_attempt_id = _uuid_text(
+            "client_attempt_id", _required("client_attempt_id", attempt.client_attempt_id)
+        )
+        key = idempotency_key_text("idempotency_key", attempt.idempotency_key)
         if bool(attempt.offline_session_id) == bool(attempt.session_id):
             raise InvalidField("offline_session_id", "set exactly one of offline_session_id and session_id")
         offline = (
@@ -158,11 +194,15 @@ def validate_attempt(attempt: AttemptInput) -> ValidAttempt:
             else None
         )
         session = _uuid_text("session_id", attempt.session_id) if attempt.session_id else None
-        question = _uuid_text("question_id", attempt.question_id)
+        question = _uuid_text("question_id", _required("question_id", attempt.question_id))
+        if attempt.selected_option_index is None:
+            raise InvalidField("selected_option_index", "is required")
         if attempt.selected_option_index < 0:
             raise InvalidField("selected_option_index", "must be ≥ 0")
         answered_at = _instant(attempt.answered_at)
+        check_not_future("answered_at", answered_at, now)
         package = _uuid_text("package_id", attempt.package_id) if attempt.package_id else None
+        _required("payload_hash", attempt.payload_hash)
         if not _HEX64.fullmatch(attempt.payload_hash):
             raise InvalidField("payload_hash", "must be 64 lowercase hex characters (SHA-256)")
     except InvalidField as error:
@@ -197,4 +237,4 @@ def check_batch(count: int) -> None:
 def check_receipt_keys(keys: list[str]) -> list[str]:
     if not 1 <= len(keys) <= MAX_RECEIPT_KEYS:
         raise InvalidField("idempotency_keys", f"must hold 1 to {MAX_RECEIPT_KEYS} keys, got {len(keys)}")
-    return [_uuid_text(f"idempotency_keys[{n}]", key) for n, key in enumerate(keys)]
+    return [idempotency_key_text(f"idempotency_keys[{n}]", key) for n, key in enumerate(keys)]

@@ -39,7 +39,7 @@ class AttemptRow(Base):
     __tablename__ = "attempts"
 
     user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(36), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     server_attempt_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     session_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     client_attempt_id: Mapped[str] = mapped_column(String(36))
@@ -64,7 +64,7 @@ class SessionAnswerRow(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     question_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     server_attempt_id: Mapped[uuid.UUID] = mapped_column(Uuid)
-    idempotency_key: Mapped[str] = mapped_column(String(36))
+    idempotency_key: Mapped[str] = mapped_column(String(128))
     selected_option_index: Mapped[int] = mapped_column(Integer)
     is_correct: Mapped[bool] = mapped_column(Boolean)
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

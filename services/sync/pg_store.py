@@ -30,7 +30,7 @@ _ANSWER_FIELDS = (
 STORE = f"""
 WITH input AS (
     SELECT * FROM unnest(
-        string_to_array($2, ','), string_to_array($3, ','), string_to_array($4, ','),
+        string_to_array($2, E'\\x1f'), string_to_array($3, ','), string_to_array($4, ','),
         string_to_array($5, ',')::int4[], string_to_array($6, ','), string_to_array($7, ',')::timestamptz[],
         string_to_array($8, ','), string_to_array($9, ','), string_to_array($10, ',', '-'),
         string_to_array($11, ',')::bool[], string_to_array($12, ',', '-')::uuid[],
@@ -40,7 +40,7 @@ WITH input AS (
 ),
 existing AS (
     SELECT idempotency_key, server_attempt_id, session_id, fingerprint FROM attempts
-    WHERE user_id = $1 AND idempotency_key = ANY(string_to_array($14, ','))
+    WHERE user_id = $1 AND idempotency_key = ANY(string_to_array($14, E'\\x1f'))
 ),
 wanted AS (
     SELECT * FROM unnest($15::uuid[], $16::int8[], $17::int8[], $18::int8[])
@@ -116,6 +116,9 @@ WHERE session_id IS NULL AND session_ref IS NOT NULL
 
 
 NULL = "-"  # stands for NULL in a joined column (no value below can be "-")
+# Idempotency keys are client text (printable ASCII, commas included), so their columns ($2, $14)
+# are joined with the ASCII unit separator, which a validated key cannot hold.
+KEY_SEPARATOR = "\x1f"
 
 
 def _joined(values: Iterable[str]) -> str:
@@ -124,6 +127,11 @@ def _joined(values: Iterable[str]) -> str:
     string costs next to nothing. Every value joined here is validated or built to be comma-free:
     canonical UUIDs, hex digests, digits, t/f, and RFC 3339 text (digits, T, Z, colon, dot, sign)."""
     return ",".join(values)
+
+
+def _joined_keys(keys: Iterable[str]) -> str:
+    """Idempotency keys joined with KEY_SEPARATOR (see domain.idempotency_key_text)."""
+    return KEY_SEPARATOR.join(keys)
 
 
 async def store(
@@ -146,7 +154,7 @@ async def store(
             rows = await conn.fetch(
                 STORE,
                 user_id,
-                _joined(a.idempotency_key for a in attempts),
+                _joined_keys(a.idempotency_key for a in attempts),
                 _joined(a.client_attempt_id for a in attempts),
                 _joined(a.question_id for a in attempts),
                 _joined(str(a.source.selected_option_index) for a in attempts),
@@ -158,7 +166,7 @@ async def store(
                 _joined("t" if c.is_correct else "f" for c in pending),
                 _joined(a.offline_session_id or NULL for a in attempts),
                 _joined(a.session_id or NULL for a in attempts),
-                _joined([*(a.idempotency_key for a in attempts), *check]),
+                _joined_keys([*(a.idempotency_key for a in attempts), *check]),
                 list(scopes),
                 [s["year_id"] for s in scopes.values()],
                 [s["block_id"] for s in scopes.values()],

@@ -18,7 +18,7 @@ def attempt_from_proto(a: res.AttemptInput) -> AttemptInput:
         a.offline_session_id,
         a.session_id,
         a.question_id,
-        a.selected_option_index,
+        a.selected_option_index if a.HasField("selected_option_index") else None,
         a.answered_at,
         a.payload_hash,
         a.package_id,

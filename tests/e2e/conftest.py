@@ -60,12 +60,36 @@ def bearer(stack: Stack):
     return headers
 
 
-def assert_json_error(response: httpx.Response, status: int) -> dict:
-    """Every error, whoever made it (Envoy or a service), is a JSON object with no stack trace."""
+# HTTP status -> the gRPC codes an error body with that status carries (README "Errors").
+GRPC_CODES_FOR_STATUS = {
+    400: {3, 9},  # INVALID_ARGUMENT, FAILED_PRECONDITION
+    401: {16},
+    403: {7},
+    404: {5},
+    413: {8},
+    415: {3},
+    429: {8},
+    501: {12},
+    503: {14},
+}
+
+
+def assert_json_error(response: httpx.Response, status: int, reason: str | None = None) -> dict:
+    """Every error, whoever made it (Envoy or a service), has one shape: google.rpc.Status as JSON,
+    `{"code": <gRPC code number>, "message", "details": [ErrorInfo]}`, and no stack trace."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json"), response.headers
     body = response.json()
-    assert isinstance(body, dict) and body.get("message") is not None, body
+    assert isinstance(body, dict) and set(body) == {"code", "message", "details"}, body
+    assert body["code"] in GRPC_CODES_FOR_STATUS[status], body
+    assert isinstance(body["message"], str) and body["message"], body
+    [info] = body["details"]
+    assert info["@type"] == "type.googleapis.com/google.rpc.ErrorInfo", body
+    assert info["domain"] == "studysync.dev" and info["reason"].isupper(), body
+    assert all(isinstance(v, str) for v in info["metadata"].values()), body
+    assert info["metadata"]["request_id"], body
+    if reason is not None:
+        assert info["reason"] == reason, body
     assert "Traceback" not in response.text
     return body
 

@@ -60,6 +60,45 @@ def test_cli_imports_csv_generates_and_lists(stack, tmp_path):
     assert unchanged.stdout.startswith("unchanged:")
     listed = cli(stack, "list")
     assert generated.stdout.split()[1] in listed.stdout
+    [line] = [line for line in listed.stdout.splitlines() if generated.stdout.split()[1] in line]
+    assert f'{{"block_id": {block}}}' in line  # an integer, not {block}.0
+
+
+def test_cli_options_work_after_the_action_too(stack):
+    after = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.runtime.cli",
+            "packages",
+            "list",
+            "--target",
+            stack.grpc_target("packages"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "STUDYSYNC_STATE_DIR": str(stack.state)},
+    )
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == cli(stack, "list").stdout
+
+
+def test_cli_list_into_a_closed_pipe_ends_quietly(stack):
+    for _ in range(3):  # enough packages that the listing outgrows what `head -1` reads
+        load_sample(stack.grpc_target("packages"), stack.token("admin-1", roles=["admin"]))
+    command = (
+        f"{sys.executable} -m services.runtime.cli packages --target {stack.grpc_target('packages')} list"
+        " | head -c 1 >/dev/null"
+    )
+    result = subprocess.run(
+        ["bash", "-c", command],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "STUDYSYNC_STATE_DIR": str(stack.state)},
+    )
+    assert "Broken pipe" not in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 def test_cli_reports_a_bad_file_without_a_traceback(stack, tmp_path):

@@ -57,7 +57,9 @@ def test_rest_reaches_packages_and_sync(http, bearer):
 )
 def test_missing_or_bad_token_is_401_json(http, authorization):
     headers = {"Authorization": authorization} if authorization else {}
-    assert_json_error(http.get("/api/v1/progress", params={"profile_id": "p"}, headers=headers), 401)
+    assert_json_error(
+        http.get("/api/v1/progress", params={"profile_id": "p"}, headers=headers), 401, "UNAUTHENTICATED"
+    )
 
 
 def test_token_signed_with_another_key_is_401(http, tmp_path):
@@ -91,11 +93,12 @@ def test_body_over_the_limit_is_413_json(http, bearer):
         content=big,
         headers={**bearer(profiles=["p"]), "content-type": "application/json"},
     )
-    assert_json_error(response, 413)
+    assert_json_error(response, 413, "BODY_TOO_LARGE")
 
 
 def test_unknown_route_is_404_json(http, bearer):
-    assert_json_error(http.get("/api/v1/nothing-here", headers=bearer()), 404)
+    assert_json_error(http.get("/api/v1/nothing-here", headers=bearer()), 404, "ROUTE_NOT_FOUND")
+    assert_json_error(http.get("/not-an-api-path"), 404, "ROUTE_NOT_FOUND")
 
 
 def test_malformed_json_is_400_json(http, bearer):
@@ -104,7 +107,51 @@ def test_malformed_json_is_400_json(http, bearer):
         content=b"{not json",
         headers={**bearer(), "content-type": "application/json"},
     )
-    assert_json_error(response, 400)
+    assert_json_error(response, 400, "INVALID_REQUEST")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"profile_id": "p", "items": [{"score": "high"}]}, "items[0].score"),
+        ({"profile_id": "p", "items": [{}, {"duration_seconds": "long"}]}, "items[1].duration_seconds"),
+    ],
+)
+def test_a_wrongly_typed_field_is_400_naming_the_field(http, bearer, body, field):
+    response = http.post("/api/v1/progress/batch", json=body, headers=bearer(profiles=["p"]))
+    info = assert_json_error(response, 400, "INVALID_REQUEST")["details"][0]
+    assert info["metadata"]["field"] == field
+    assert_json_error(
+        http.get(
+            "/api/v1/progress", params={"profile_id": "p", "page_size": "ten"}, headers=bearer(profiles=["p"])
+        ),
+        400,
+    )
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
+)
+def test_a_body_that_is_not_json_is_415(http, bearer, content_type):
+    headers = {**bearer(profiles=["p"]), **({"content-type": content_type} if content_type else {})}
+    body = b'{"profile_id": "p", "items": [{"idempotency_key": "k"}]}'
+    response = http.post("/api/v1/progress/batch", content=body, headers=headers)
+    if content_type is None:
+        assert "content-type" not in response.request.headers
+    info = assert_json_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")["details"][0]
+    assert "application/json" in assert_json_error(response, 415)["message"]
+    assert info["metadata"]["request_id"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "Application/JSON; charset=utf-8"])
+def test_json_bodies_with_any_parameters_and_case_are_accepted(http, bearer, content_type):
+    body = b'{"profile_id": "p", "items": []}'
+    response = http.post(
+        "/api/v1/progress/batch",
+        content=body,
+        headers={**bearer(profiles=["p"]), "content-type": content_type},
+    )
+    assert_json_error(response, 400, "INVALID_FIELD")  # reached the service: it names the empty list
 
 
 def test_service_errors_are_json_with_error_info(http, bearer):
@@ -136,7 +183,8 @@ def test_rate_limit_is_429_json(tmp_path):
                 client.get("/api/v1/features", params={"profile_id": "p"}, headers=headers) for _ in range(6)
             ]
         assert [r.status_code for r in statuses[:3]] == [200, 200, 200]
-        assert_json_error(statuses[-1], 429)
+        body = assert_json_error(statuses[-1], 429, "RATE_LIMITED")
+        assert statuses[-1].headers["retry-after"] == "3600", body
     finally:
         limited.stop()
 
@@ -154,7 +202,7 @@ def test_graceful_shutdown_reports_not_serving_and_exits_cleanly(tmp_path):
             while client.get("/healthz").status_code != 503:
                 assert time.monotonic() < deadline, "/healthz still 200 after a service stopped"
                 time.sleep(0.2)
-            assert_json_error(client.get("/healthz"), 503)
+            assert_json_error(client.get("/healthz"), 503, "NOT_ALL_SERVICES_HEALTHY")
             stack.start_service("sync")
             deadline = time.monotonic() + 15
             while client.get("/healthz").status_code != 200:

@@ -73,3 +73,56 @@ def test_offline_items_wait_then_sync_exactly_once_even_after_a_lost_response(st
             0,
         )  # the later answer (option 1) counts
     queue.close()
+
+
+def _sync_cli(stack, db, token: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clients.offline_queue",
+            "--db",
+            str(db),
+            "sync",
+            "--url",
+            stack.http_url,
+            "--token",
+            token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_cli_says_when_the_token_is_refused_and_keeps_the_items(stack, tmp_path):
+    from clients.offline_queue import EXIT_REFUSED
+
+    queue = OfflineQueue(tmp_path / "q.db")
+    queue.add_progress("kid-x", "letter_trace", "letter-a", 1.0)
+    queue.close()
+    code, _, err = _sync_cli(stack, tmp_path / "q.db", "not-a-token")
+    assert code == EXIT_REFUSED and "HTTP 401 UNAUTHENTICATED" in err and "studysync token" in err
+    code, _, err = _sync_cli(stack, tmp_path / "q.db", stack.token("someone", ["another-profile"]))
+    assert code == EXIT_REFUSED and "HTTP 403 PERMISSION_DENIED" in err
+    assert [i["status"] for i in OfflineQueue(tmp_path / "q.db").items()] == ["pending"]
+
+
+def test_cli_lists_each_dropped_item_with_the_reason(stack, tmp_path):
+    from clients.offline_queue import EXIT_DROPPED, EXIT_OK
+
+    profile = f"kid-{uuid.uuid4().hex[:8]}"
+    queue = OfflineQueue(tmp_path / "q.db")
+    good = queue.add_progress(profile, "letter_trace", "letter-a", 1.0)
+    bad = queue.add_progress(profile, "letter_trace", "x" * 200, 1.0)
+    queue.close()
+    code, out, _ = _sync_cli(stack, tmp_path / "q.db", stack.token("u", [profile]))
+    assert code == EXIT_DROPPED
+    assert "synced 1, dropped 1" in out
+    assert f"dropped progress {bad}: content_id: must be at most 128 characters" in out and good not in out
+    code, out, _ = _sync_cli(stack, tmp_path / "q.db", stack.token("u", [profile]))
+    assert (code, out.strip()) == (EXIT_OK, "synced 0, dropped 0")

@@ -118,6 +118,22 @@ async def test_mixed_batch_bad_items_are_errors_naming_the_field_and_good_items_
         assert not result.HasField("server_id")
 
 
+@pytest.mark.parametrize("field", ["score", "activity_type", "content_id", "timestamp", "idempotency_key"])
+async def test_a_missing_required_field_is_an_error_and_the_corrected_resend_is_stored(call, field):
+    complete = item(f"k-missing-{field}", score=0.0)  # 0 is a real score; absent is not
+    missing = res.ProgressItem()
+    missing.CopyFrom(complete)
+    missing.ClearField(field)
+    [refused] = await call(missing)
+    assert (refused.status, refused.error_code, refused.error) == (
+        "error",
+        "INVALID_FIELD",
+        f"{field}: is required",
+    )
+    [stored] = await call(complete)  # the same key, now complete: not IDEMPOTENCY_KEY_REUSED
+    assert stored.status == "ok"
+
+
 async def test_same_key_twice_in_one_batch_behaves_like_two_batches_in_order(call):
     same = await call(item("k-1"), item("k-1"))
     assert [r.status for r in same] == ["ok", "duplicate"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -259,9 +260,62 @@ async def test_receipts_tell_where_each_key_went(sync_stub, metadata, bank):
     ]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await sync_stub.BatchGetAttemptReceipts(
-            pb.BatchGetAttemptReceiptsRequest(idempotency_keys=["x"]), metadata=metadata
+            pb.BatchGetAttemptReceiptsRequest(idempotency_keys=[""]), metadata=metadata
         )
     assert error_info(caught.value).metadata["field"] == "idempotency_keys[0]"
+
+
+@pytest.mark.parametrize("key", ["ik-1", "a,b;c d", "K" * 128])
+async def test_opaque_idempotency_keys_are_acked_deduplicated_and_have_receipts(
+    sync_stub, metadata, bank, key
+):
+    key = f"{key[:120]}{uuid.uuid4().hex[:8]}"  # fresh per run: the PostgreSQL schema outlives a test
+    first = attempt(bank[0].question_id, key=key)
+    [acked] = await sync(sync_stub, metadata, first)
+    [again] = await sync(sync_stub, metadata, first)
+    assert (acked.status, again.status, again.server_attempt_id) == (
+        "acked",
+        "duplicate",
+        acked.server_attempt_id,
+    )
+    assert acked.idempotency_key == key
+    [reused] = await sync(sync_stub, metadata, attempt(bank[1].question_id, key=key))
+    assert reused.error_code == "IDEMPOTENCY_KEY_REUSED"
+    [receipt] = (
+        await sync_stub.BatchGetAttemptReceipts(
+            pb.BatchGetAttemptReceiptsRequest(idempotency_keys=[key]), metadata=metadata
+        )
+    ).receipts
+    assert (receipt.found, receipt.server_attempt_id) == (True, acked.server_attempt_id)
+
+
+async def test_a_missing_option_index_is_rejected_and_the_corrected_resend_is_acked(
+    sync_stub, metadata, bank
+):
+    good = attempt(bank[0].question_id, option=0)
+    missing = res.AttemptInput()
+    missing.CopyFrom(good)
+    missing.ClearField("selected_option_index")
+    [rejected] = await sync(sync_stub, metadata, missing)
+    assert (rejected.error_code, rejected.error_message) == (
+        "INVALID_FIELD",
+        "selected_option_index: is required",
+    )
+    [acked] = await sync(sync_stub, metadata, good)  # the same key, now complete: not a key reuse
+    assert acked.status == "acked"
+
+
+async def test_answered_at_beyond_the_clock_skew_allowance_is_rejected(sync_stub, metadata, bank):
+    future = (datetime.now(UTC) + timedelta(hours=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    soon = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    [rejected, acked] = await sync(
+        sync_stub,
+        metadata,
+        attempt(bank[0].question_id, answered_at=future),
+        attempt(bank[1].question_id, answered_at=soon),
+    )
+    assert (rejected.error_code, rejected.error_message.split(":")[0]) == ("INVALID_FIELD", "answered_at")
+    assert acked.status == "acked"
 
 
 async def test_metrics_count_attempts_by_status_and_reason(sync_server, sync_stub, metadata, bank):

@@ -66,3 +66,13 @@ def test_the_sample_bank_is_valid_and_covers_two_years_four_blocks_eight_themes(
     assert len(blocks) == 4 and len({q.theme_id for q in valid}) == 8
     assert all(q.program == "mbbs" and q.explanation for q in valid)
     assert {q.correct_index for q in valid} == {0, 1, 2, 3}  # the right answer is not always in one place
+
+
+def test_listed_scope_data_has_integers_and_sorted_keys():
+    from google.protobuf import struct_pb2
+
+    from services.packages.admin import scope_data_text
+
+    data = struct_pb2.Struct()
+    data.update({"year_id": 2, "block_id": 5, "ratio": 0.5, "tags": [1, "a"]})
+    assert scope_data_text(data) == '{"block_id": 5, "ratio": 0.5, "tags": [1, "a"], "year_id": 2}'

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.sync.domain import AttemptInput, Rejection, payload_hash, validate_attempt
 
+NOW = datetime(2026, 1, 29, tzinfo=UTC)  # a day after GOOD was answered
 VECTOR = "4c090984a59565b1b3130a09db58b6c47422b722b7079c8b083b1361d84ceb51"
 GOOD = AttemptInput(
     client_attempt_id="123e4567-e89b-12d3-a456-426614174000",
@@ -31,7 +33,7 @@ def test_payload_hash_covers_the_strings_exactly_as_sent():
 
 
 def test_a_good_attempt_validates():
-    valid = validate_attempt(GOOD)
+    valid = validate_attempt(GOOD, NOW)
     assert (
         valid.idempotency_key == GOOD.idempotency_key and valid.offline_session_id == GOOD.offline_session_id
     )
@@ -54,7 +56,7 @@ def test_a_good_attempt_validates():
 )
 def test_bad_attempts_are_rejected_naming_the_field(change, code, field):
     with pytest.raises(Rejection) as caught:
-        validate_attempt(dataclasses.replace(GOOD, **change))
+        validate_attempt(dataclasses.replace(GOOD, **change), NOW)
     assert caught.value.code == code
     assert caught.value.message.startswith(field)
 
@@ -64,7 +66,7 @@ def test_bad_attempts_are_rejected_naming_the_field(change, code, field):
     [
         ("2026-01-28T10:00:00Z", "550e8400-e29b-41d4-a716-446655440000", 2),
         ("2026-01-28t10:00:00.123456789+05:30", "{550E8400-E29B-41D4-A716-446655440000}", 0),
-        ("2026-12-31T23:59:59-00:00", "urn:uuid:550e8400-e29b-41d4-a716-446655440000", 5),
+        ("2025-12-31T23:59:59-00:00", "urn:uuid:550e8400-e29b-41d4-a716-446655440000", 5),
     ],
 )
 def test_the_fast_hash_of_validated_strings_is_the_rfc8785_hash(answered_at, question_id, option):
@@ -80,7 +82,7 @@ def test_the_fast_hash_of_validated_strings_is_the_rfc8785_hash(answered_at, que
         selected_option_index=option,
         payload_hash=payload_hash(answered_at, question_id, option),
     )
-    assert validate_attempt(attempt).question_id == "550e8400-e29b-41d4-a716-446655440000"
+    assert validate_attempt(attempt, NOW).question_id == "550e8400-e29b-41d4-a716-446655440000"
 
 
 def test_server_ids_are_distinct_version_4_uuids():
@@ -95,7 +97,9 @@ def test_server_ids_are_distinct_version_4_uuids():
 
 
 def test_non_canonical_uuid_text_is_accepted_and_canonicalised():
-    valid = validate_attempt(dataclasses.replace(GOOD, idempotency_key="223E4567E89B12D3A456426614174000"))
+    valid = validate_attempt(
+        dataclasses.replace(GOOD, idempotency_key="223E4567E89B12D3A456426614174000"), NOW
+    )
     assert valid.idempotency_key == "223e4567-e89b-12d3-a456-426614174000"
 
 
@@ -113,7 +117,7 @@ def test_answered_at_that_cannot_be_stored_is_an_invalid_field(answered_at):
         GOOD, answered_at=answered_at, payload_hash=payload_hash(answered_at, GOOD.question_id, 2)
     )
     with pytest.raises(Rejection) as caught:
-        validate_attempt(attempt)
+        validate_attempt(attempt, NOW)
     assert (caught.value.code, caught.value.message.split(":")[0]) == ("INVALID_FIELD", "answered_at")
 
 
@@ -122,7 +126,8 @@ def test_answered_at_is_kept_as_the_utc_instant():
     valid = validate_attempt(
         dataclasses.replace(
             GOOD, answered_at=answered_at, payload_hash=payload_hash(answered_at, GOOD.question_id, 2)
-        )
+        ),
+        NOW,
     )
     assert valid.answered_at.isoformat() == "2026-01-28T07:00:00.500000+00:00"
 
@@ -139,13 +144,48 @@ def test_answered_at_is_kept_as_the_utc_instant():
 )
 def test_uuids_with_whitespace_underscores_or_signs_are_invalid(spelling):
     with pytest.raises(Rejection) as caught:
-        validate_attempt(dataclasses.replace(GOOD, idempotency_key=spelling))
-    assert caught.value.message.startswith("idempotency_key")
+        validate_attempt(dataclasses.replace(GOOD, client_attempt_id=spelling), NOW)
+    assert caught.value.message.startswith("client_attempt_id")
+
+
+@pytest.mark.parametrize("key", ["ik-1", "a,b", " 23e4567e89b12d3a456426614174000", "k" * 128, "~!@#$%^&*()"])
+def test_idempotency_keys_are_opaque_printable_text_up_to_128_characters(key):
+    assert validate_attempt(dataclasses.replace(GOOD, idempotency_key=key), NOW).idempotency_key == key
+
+
+@pytest.mark.parametrize("key", ["", "k" * 129, "ik-1\n", "ключ", "ik\x1f1"])
+def test_empty_overlong_or_non_ascii_idempotency_keys_are_invalid(key):
+    with pytest.raises(Rejection) as caught:
+        validate_attempt(dataclasses.replace(GOOD, idempotency_key=key), NOW)
+    assert (caught.value.code, caught.value.message.split(":")[0]) == ("INVALID_FIELD", "idempotency_key")
+
+
+@pytest.mark.parametrize(
+    "field", ["client_attempt_id", "question_id", "selected_option_index", "answered_at", "payload_hash"]
+)
+def test_a_missing_required_field_is_an_invalid_field_naming_it(field):
+    missing = None if field == "selected_option_index" else ""
+    with pytest.raises(Rejection) as caught:
+        validate_attempt(dataclasses.replace(GOOD, **{field: missing}), NOW)
+    assert (caught.value.code, caught.value.message) == ("INVALID_FIELD", f"{field}: is required")
+
+
+def test_answered_at_beyond_the_clock_skew_allowance_is_an_invalid_field():
+    def at(instant: datetime) -> AttemptInput:
+        text = instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return dataclasses.replace(
+            GOOD, answered_at=text, payload_hash=payload_hash(text, GOOD.question_id, 2)
+        )
+
+    validate_attempt(at(NOW + timedelta(hours=23)), NOW)
+    with pytest.raises(Rejection) as caught:
+        validate_attempt(at(NOW + timedelta(hours=25)), NOW)
+    assert (caught.value.code, caught.value.message.split(":")[0]) == ("INVALID_FIELD", "answered_at")
 
 
 def test_client_attempt_id_is_canonicalised_for_storage():
     valid = validate_attempt(
-        dataclasses.replace(GOOD, client_attempt_id="urn:uuid:123E4567-E89B-12D3-A456-426614174000")
+        dataclasses.replace(GOOD, client_attempt_id="urn:uuid:123E4567-E89B-12D3-A456-426614174000"), NOW
     )
     assert valid.client_attempt_id == "123e4567-e89b-12d3-a456-426614174000"
 

@@ -26,7 +26,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%studysync/progress/v1/resources.proto\x12\x15studysync.progress.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x01\n\x0cProgressItem\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x15\n\ractivity_type\x18\x02 \x01(\t\x12\x12\n\ncontent_id\x18\x03 \x01(\t\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x1d\n\x10\x64uration_seconds\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12)\n\tmeta_data\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x11\n\ttimestamp\x18\x07 \x01(\tB\x13\n\x11_duration_seconds\"\xd1\x02\n\x0eProgressRecord\x12\x11\n\tserver_id\x18\x01 \x01(\t\x12\x12\n\nprofile_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x15\n\ractivity_type\x18\x04 \x01(\t\x12\x12\n\ncontent_id\x18\x05 \x01(\t\x12\r\n\x05score\x18\x06 \x01(\x01\x12\x1d\n\x10\x64uration_seconds\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12*\n\tmeta_data\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\ttimestamp\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12server_received_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x13\n\x11_duration_seconds\"\xa5\x01\n\x0eProgressResult\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x16\n\tserver_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05\x65rror\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nerror_code\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x0c\n\n_server_idB\x08\n\x06_errorB\r\n\x0b_error_code\"_\n\x0fProgressReceipt\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12\x16\n\tserver_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_server_idb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%studysync/progress/v1/resources.proto\x12\x15studysync.progress.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb9\x02\n\x0cProgressItem\x12\x1c\n\x0fidempotency_key\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1a\n\ractivity_type\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x17\n\ncontent_id\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x12\n\x05score\x18\x04 \x01(\x01H\x03\x88\x01\x01\x12\x1d\n\x10\x64uration_seconds\x18\x05 \x01(\x01H\x04\x88\x01\x01\x12)\n\tmeta_data\x18\x06 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x16\n\ttimestamp\x18\x07 \x01(\tH\x05\x88\x01\x01\x42\x12\n\x10_idempotency_keyB\x10\n\x0e_activity_typeB\r\n\x0b_content_idB\x08\n\x06_scoreB\x13\n\x11_duration_secondsB\x0c\n\n_timestamp\"\xd1\x02\n\x0eProgressRecord\x12\x11\n\tserver_id\x18\x01 \x01(\t\x12\x12\n\nprofile_id\x18\x02 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x15\n\ractivity_type\x18\x04 \x01(\t\x12\x12\n\ncontent_id\x18\x05 \x01(\t\x12\r\n\x05score\x18\x06 \x01(\x01\x12\x1d\n\x10\x64uration_seconds\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12*\n\tmeta_data\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12-\n\ttimestamp\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12server_received_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x13\n\x11_duration_seconds\"\xa5\x01\n\x0eProgressResult\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x16\n\tserver_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05\x65rror\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nerror_code\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x0c\n\n_server_idB\x08\n\x06_errorB\r\n\x0b_error_code\"_\n\x0fProgressReceipt\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12\x16\n\tserver_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x42\x0c\n\n_server_idb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,11 +34,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'studysync.progress.v1.resou
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROGRESSITEM']._serialized_start=128
-  _globals['_PROGRESSITEM']._serialized_end=339
-  _globals['_PROGRESSRECORD']._serialized_start=342
-  _globals['_PROGRESSRECORD']._serialized_end=679
-  _globals['_PROGRESSRESULT']._serialized_start=682
-  _globals['_PROGRESSRESULT']._serialized_end=847
-  _globals['_PROGRESSRECEIPT']._serialized_start=849
-  _globals['_PROGRESSRECEIPT']._serialized_end=944
+  _globals['_PROGRESSITEM']._serialized_end=441
+  _globals['_PROGRESSRECORD']._serialized_start=444
+  _globals['_PROGRESSRECORD']._serialized_end=781
+  _globals['_PROGRESSRESULT']._serialized_start=784
+  _globals['_PROGRESSRESULT']._serialized_end=949
+  _globals['_PROGRESSRECEIPT']._serialized_start=951
+  _globals['_PROGRESSRECEIPT']._serialized_end=1046
 # @@protoc_insertion_point(module_scope)
