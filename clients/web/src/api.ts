@@ -40,6 +40,14 @@ export interface ProgressRecord {
   server_received_at: string;
 }
 
+export interface ProgressPage {
+  items: ProgressRecord[];
+  /** Empty on the last page (AIP-158); older servers return one on every page. */
+  next_page_token: string;
+  /** Where a later pull starts to get only what is new (absent on older servers). */
+  resume_token?: string;
+}
+
 export interface SessionView {
   session_id: string;
   answered_count: number;
@@ -84,9 +92,11 @@ export class Api {
     return this.json(`/api/v1/tests/packages?${query}`);
   }
 
-  listProgress(profileId: string, pageToken: string): Promise<{ items: ProgressRecord[]; next_page_token: string }> {
+  /** One page of the read-back: `page_token` continues a listing, `resume_token` starts after an earlier one. */
+  listProgress(profileId: string, cursor: { page_token?: string; resume_token?: string } = {}): Promise<ProgressPage> {
     const query = new URLSearchParams({ profile_id: profileId, page_size: '500' });
-    if (pageToken) query.set('page_token', pageToken);
+    if (cursor.page_token) query.set('page_token', cursor.page_token);
+    if (cursor.resume_token) query.set('resume_token', cursor.resume_token);
     return this.json(`/api/v1/progress?${query}`);
   }
 

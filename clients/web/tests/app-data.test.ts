@@ -78,9 +78,26 @@ describe('packages', () => {
 });
 
 describe('read-back', () => {
-  it('pulls every page, keeps the cursor, and the next pull asks only for what is new', async () => {
+  const record = (n: number) => ({ server_id: `s${n}`, profile_id: 'kid-1', idempotency_key: `k${n}`, activity_type: 'letter_pick', content_id: 'letter-a', score: 1, timestamp: '2026-01-28T10:00:00Z', server_received_at: '2026-01-28T10:00:01Z' });
+
+  it('pages while next_page_token is set, keeps resume_token and starts the next pull from it', async () => {
     const asked: string[] = [];
-    const record = (n: number) => ({ server_id: `s${n}`, profile_id: 'kid-1', idempotency_key: `k${n}`, activity_type: 'letter_pick', content_id: 'letter-a', score: 1, timestamp: '2026-01-28T10:00:00Z', server_received_at: '2026-01-28T10:00:01Z' });
+    const fetcher: typeof fetch = async (url) => {
+      const q = new URL(String(url), 'http://x').searchParams;
+      asked.push(`page=${q.get('page_token') ?? ''} resume=${q.get('resume_token') ?? ''}`);
+      if (q.get('resume_token') === 'r2') return json({ items: [record(9)], next_page_token: '', resume_token: 'r3' });
+      if (q.get('page_token') === 'p1') return json({ items: [record(2)], next_page_token: '', resume_token: 'r2' });
+      return json({ items: [record(0), record(1)], next_page_token: 'p1', resume_token: 'r1' }); // a short page that is not the last
+    };
+    const api = new Api(() => 'tok', fetcher);
+    expect(await pullProgress(api, store, 'kid-1')).toBe(3);
+    expect(await pullProgress(api, store, 'kid-1')).toBe(1);
+    expect(asked).toEqual(['page= resume=', 'page=p1 resume=', 'page= resume=r2']);
+    expect(await remoteRecords(store, 'kid-1')).toHaveLength(4);
+  });
+
+  it('with an older server (a token on every page, no resume_token) a short page is the last', async () => {
+    const asked: string[] = [];
     const fetcher: typeof fetch = async (url) => {
       const token = new URL(String(url), 'http://x').searchParams.get('page_token') ?? '';
       asked.push(token);
