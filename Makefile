@@ -35,8 +35,9 @@ test: install web
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## soak: the fault suite on its long schedule (kills, lost responses, Redis/PostgreSQL faults, fuzzing)
+##       and schemathesis with 300 examples per route
 soak: install
-	$(PY) -m pytest --soak tests/faults $(PYTEST_ARGS)
+	STUDYSYNC_FUZZ_EXAMPLES=300 $(PY) -m pytest --soak tests/faults tests/e2e/test_openapi_fuzz.py $(PYTEST_ARGS)
 
 ## gen: regenerate the Python stubs, the descriptor set and the OpenAPI document from protos/
 ##      (the OpenAPI generator is Debian's golang-grpc-gateway: apt-get install golang-grpc-gateway)

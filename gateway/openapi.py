@@ -167,7 +167,7 @@ def finish(parts: list[Doc]) -> Doc:
         _mark_required_properties(schema)
     for operations in document["paths"].values():
         for operation in list(operations.values()):
-            _finish_operation(operation)
+            _finish_operation(operation, document["definitions"])
         if operations.get("get", {}).get("operationId") == "GetTestPackage":
             _add_http_caching(operations)
     return document
@@ -183,10 +183,13 @@ def _mark_required_properties(schema: Doc) -> None:
         schema["required"] = required
 
 
-def _finish_operation(operation: Doc) -> None:
+def _finish_operation(operation: Doc, definitions: Doc) -> None:
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "query" and _is_required(parameter):
             parameter["required"] = True
+        if parameter.get("in") == "body":  # a body of optional fields may be left out, as `{}`
+            schema = definitions.get(parameter["schema"].get("$ref", "").rpartition("/")[2], {})
+            parameter["required"] = bool(schema.get("required"))
     for status, meaning in ERROR_RESPONSES.items():
         operation["responses"].setdefault(
             status, {"description": meaning, "schema": {"$ref": "#/definitions/Status"}}

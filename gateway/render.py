@@ -46,6 +46,13 @@ GATEWAY_ERRORS: dict[int, tuple[int, str]] = {
     503: (14, "UPSTREAM_UNAVAILABLE"),  # a service is down or unhealthy: retry later
     504: (4, "UPSTREAM_TIMEOUT"),
 }
+# Methods of HTTP itself; any other (QUERY, PROPFIND, …) is answered 405 with the JSON error shape
+# (Envoy's own reply to some of them has no body at all).
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+UNKNOWN_METHOD = (
+    "this HTTP method is not allowed here: the API uses GET, HEAD and POST (see /api/openapi.json)"
+)
+PROTOCOL_ERROR = "not a valid HTTP request: an unknown method, or a malformed request line or header"
 # Any other status Envoy makes itself: still the same shape.
 GATEWAY_ERROR_FALLBACK = (2, "GATEWAY_ERROR")
 
@@ -223,18 +230,44 @@ def _error_format(code: int, reason: str, indent: str) -> str:
         f"{indent}    reason: {reason}\n"
         f"{indent}    domain: {ERROR_DOMAIN}\n"
         f'{indent}    metadata: {{request_id: "%REQ(X-REQUEST-ID)%"}}\n'
-        f"{indent}content_type: application/json"
+        f"{indent}content_type: application/json\n"
+        f"{indent}omit_empty_values: true"  # no `request_id: null` when the codec refused the request
     )
 
 
 def error_mappers(indent: str = "            ") -> str:
-    """local_reply_config mappers: one per status in GATEWAY_ERRORS."""
-    return "\n".join(
+    """local_reply_config mappers: one per status in GATEWAY_ERRORS, after one for requests the HTTP
+    codec refused (an unknown method such as QUERY, a malformed request line): Envoy gives those
+    no body of its own, so the mapper says what was wrong."""
+    protocol_error = (
         f"{indent}- filter:\n"
-        f"{indent}    status_code_filter:\n"
-        f"{indent}      comparison: {{op: EQ, value: {{default_value: {status}, runtime_key: studysync.error_{status}}}}}\n"
-        f"{indent}  body_format_override:\n" + _error_format(code, reason, indent + "    ")
-        for status, (code, reason) in GATEWAY_ERRORS.items()
+        f"{indent}    response_flag_filter: {{flags: [DPE]}}\n"
+        f'{indent}  body: {{inline_string: "{PROTOCOL_ERROR}"}}\n'
+        f"{indent}  body_format_override:\n"
+        + _error_format(3, "INVALID_HTTP_REQUEST", indent + "    ")
+        + "\n"
+    )
+    unknown_method = (
+        f"{indent}- filter:\n"
+        f"{indent}    header_filter:\n"
+        f"{indent}      header:\n"
+        f'{indent}        name: ":method"\n'
+        f'{indent}        string_match: {{safe_regex: {{regex: "^({"|".join(HTTP_METHODS)})$"}}}}\n'
+        f"{indent}        invert_match: true\n"
+        f"{indent}  status_code: 405\n"
+        f'{indent}  body: {{inline_string: "{UNKNOWN_METHOD}"}}\n'
+        f"{indent}  body_format_override:\n" + _error_format(12, "METHOD_NOT_ALLOWED", indent + "    ") + "\n"
+    )
+    return (
+        unknown_method
+        + protocol_error
+        + "\n".join(
+            f"{indent}- filter:\n"
+            f"{indent}    status_code_filter:\n"
+            f"{indent}      comparison: {{op: EQ, value: {{default_value: {status}, runtime_key: studysync.error_{status}}}}}\n"
+            f"{indent}  body_format_override:\n" + _error_format(code, reason, indent + "    ")
+            for status, (code, reason) in GATEWAY_ERRORS.items()
+        )
     )
 
 

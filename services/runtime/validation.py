@@ -61,6 +61,8 @@ def check_json(field: str, value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
                 pending.extend((inner, depth + 1) for inner in item)
         elif isinstance(item, str) and "\x00" in item:
             raise InvalidField(field, "must not contain the NUL character (U+0000)")
+
+
 # How far ahead of the server's clock a device's clock may run. Progress and sync both keep what
 # the device says happened when (replays can be days old), but a date far in the future is a wrong
 # clock, and for sync (the latest answer wins) it would beat every real answer forever.

@@ -314,3 +314,13 @@ def test_sync_spreads_its_question_lookups_over_packages_replicas(tmp_path):
     logs = {name: (tmp_path / "logs" / f"{name}.log").read_text() for name in stack.grpc_ports}
     assert all(logs[name].count("BatchGetQuestions") > 0 for name in ("packages", "packages-2")), logs
     assert all(logs[name].count("BatchSyncAttempts") > 0 for name in ("sync", "sync-2")), logs
+
+
+@pytest.mark.parametrize("method", ["QUERY", "PROPFIND"])
+def test_a_method_http_does_not_define_is_405_in_the_json_error_shape(http, bearer, method):
+    """Found by schemathesis: QUERY was a 400 with an empty message and `request_id: null`."""
+    response = http.request(method, "/api/v1/features", params={"profile_id": "kid-1"}, headers=bearer())
+    body = assert_json_error(response, 405)
+    assert "method is not allowed" in body["message"]
+    assert body["details"][0]["reason"] == "METHOD_NOT_ALLOWED"
+    assert None not in body["details"][0].get("metadata", {}).values()
