@@ -22,7 +22,13 @@ $(WEB_STAMP): $(WEB)/package-lock.json
 	cd $(WEB) && npm ci --no-audit --no-fund
 	touch $(WEB_STAMP)
 
-web: $(WEB_STAMP)
+# tools/: buf (lints the protos) and Swagger UI (the docs page at /api/docs), from npm.
+TOOLS_STAMP := tools/node_modules/.package-lock.json
+$(TOOLS_STAMP): tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund
+	touch $(TOOLS_STAMP)
+
+web: $(WEB_STAMP) $(TOOLS_STAMP)
 	cd $(WEB) && npm run build
 
 ## run: three services (SQLite, no Redis) behind Envoy on :8080; Ctrl-C stops everything

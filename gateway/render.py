@@ -81,6 +81,9 @@ class GatewayConfig:
     extra_endpoints: tuple[tuple[str, Address], ...] = ()
     otlp_address: Address | None = None  # an OTLP/gRPC collector: Envoy starts and exports traces
     trace_sample_percent: float = 100.0  # of requests that start a trace (a caller's decision is kept)
+    # Swagger UI from npm (tools/: `npm ci --prefix tools`), for the docs page at /api/docs.
+    swagger_ui: Path = HERE.parent / "tools" / "node_modules" / "swagger-ui-dist"
+    docs_page: Path = HERE / "docs"  # the page and its start-up script
     # The built web client (`make web`), served at / by Envoy itself; missing: / says how to build it.
     web_dist: Path = HERE.parent / "clients" / "web" / "dist"
     # Dev only (the dev stack and tests): GET /app-config.json hands the page a token and its
@@ -211,9 +214,37 @@ def web_routes(config: GatewayConfig) -> str:
     return "".join(routes)
 
 
+def docs_files(config: GatewayConfig) -> dict[str, Path]:
+    """URL path → file of the API docs page (empty when Swagger UI is not installed)."""
+    ui = Path(config.swagger_ui)
+    if not (ui / "swagger-ui-bundle.js").exists():
+        return {}
+    return {
+        "/api/docs": Path(config.docs_page) / "index.html",
+        "/api/docs/init.js": Path(config.docs_page) / "init.js",
+        "/api/docs/swagger-ui.css": ui / "swagger-ui.css",
+        "/api/docs/swagger-ui-bundle.js": ui / "swagger-ui-bundle.js",
+    }
+
+
+def docs_routes(config: GatewayConfig) -> str:
+    """The human docs page of the OpenAPI document, public like the document itself."""
+    files = docs_files(config)
+    if not files:
+        message = "The docs page needs Swagger UI from npm: run `npm ci --prefix tools`."
+        return _direct_route(
+            "/api/docs", f"{{inline_string: {_yaml_str(message)}}}", "application/json", "no-store", 503
+        )
+    return "".join(
+        _direct_route(path, f"{{filename: {_yaml_str(str(file))}}}", CONTENT_TYPES[file.suffix], REVALIDATE)
+        for path, file in files.items()
+    )
+
+
 def max_web_file_bytes(config: GatewayConfig) -> int:
     """Envoy's limit on a direct_response body (default 4 KiB): the largest file, with headroom."""
-    sizes = [f.stat().st_size for f in web_files(Path(config.web_dist)).values()]
+    files = [*web_files(Path(config.web_dist)).values(), *docs_files(config).values()]
+    sizes = [f.stat().st_size for f in files]
     if Path(config.openapi_path).exists():  # the API reference is a direct response too
         sizes.append(Path(config.openapi_path).stat().st_size)
     return max([1024 * 1024, *(2 * s for s in sizes)])
@@ -274,7 +305,7 @@ def error_mappers(indent: str = "            ") -> str:
 def render(config: GatewayConfig) -> str:
     """The Envoy YAML for `config`."""
     values: dict[str, object] = asdict(config)
-    values["web_routes"] = web_routes(config)
+    values["web_routes"] = web_routes(config) + docs_routes(config)
     values["max_direct_response_body_size_bytes"] = max_web_file_bytes(config)
     values["error_mappers"] = error_mappers()
     values["error_fallback_format"] = _error_format(*GATEWAY_ERROR_FALLBACK, "              ")
@@ -357,6 +388,10 @@ def main(argv: list[str] | None = None) -> None:
             name: Path(shutil.copyfile(getattr(config, name), args.assets / getattr(config, name).name))
             for name in ("descriptor_path", "lua_path", "openapi_path")
         }
+        if docs_files(config):
+            for name, folder in (("swagger_ui", "swagger-ui"), ("docs_page", "docs")):
+                shutil.copytree(getattr(config, name), args.assets / folder, dirs_exist_ok=True)
+                copied[name] = args.assets / folder
         web = args.assets / "web"
         if web_files(config.web_dist):
             shutil.copytree(config.web_dist, web, dirs_exist_ok=True)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
+
+from services.sync.domain import payload_hash
 
 
 def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
@@ -40,3 +43,16 @@ async def scrape_metrics(url: str) -> str:
 
     async with httpx.AsyncClient() as client:
         return (await client.get(url)).text
+
+
+def new_attempt(question_id: str, option: int = 1, answered_at: str = "2026-01-28T10:00:00Z") -> dict:
+    """One attempt as a device queues it (REST JSON): fresh ids, its own offline session, a right hash."""
+    return {
+        "client_attempt_id": str(uuid.uuid4()),
+        "idempotency_key": str(uuid.uuid4()),
+        "offline_session_id": str(uuid.uuid4()),
+        "question_id": question_id,
+        "selected_option_index": option,
+        "answered_at": answered_at,
+        "payload_hash": payload_hash(answered_at, question_id, option),
+    }

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from services.devstack import Stack, envoy_binary
-from services.sync.domain import payload_hash
 from tests.e2e.conftest import assert_json_error
+from tests.helpers import new_attempt
 
 pytestmark = pytest.mark.e2e
 
@@ -293,20 +293,7 @@ def test_sync_spreads_its_question_lookups_over_packages_replicas(tmp_path):
             assert created.status_code == 200, created.text
             headers = {"Authorization": f"Bearer {stack.token('learner')}"}
             for _ in range(12):
-                answered_at = "2026-01-28T10:00:00Z"
-                body = {
-                    "attempts": [
-                        {
-                            "client_attempt_id": str(uuid.uuid4()),
-                            "idempotency_key": str(uuid.uuid4()),
-                            "offline_session_id": str(uuid.uuid4()),
-                            "question_id": question,
-                            "selected_option_index": 1,
-                            "answered_at": answered_at,
-                            "payload_hash": payload_hash(answered_at, question, 1),
-                        }
-                    ]
-                }
+                body = {"attempts": [new_attempt(question)]}
                 response = client.post("/api/v1/sync/attempts:batch", json=body, headers=headers)
                 assert response.json()["results"][0]["status"] == "acked", response.text
     finally:

@@ -10,8 +10,7 @@ import pytest
 
 from services.devstack import SPECS
 from services.runtime import visibility
-from services.sync.domain import payload_hash
-from tests.helpers import error_info
+from tests.helpers import error_info, new_attempt
 
 pytestmark = pytest.mark.e2e
 
@@ -58,16 +57,7 @@ def _admin_post(http, bearer, path: str, body: dict) -> dict:
 
 
 def _attempt(question_id: str, package_id: str | None) -> dict:
-    answered_at = "2026-01-28T10:00:00Z"
-    attempt = {
-        "client_attempt_id": str(uuid.uuid4()),
-        "idempotency_key": str(uuid.uuid4()),
-        "offline_session_id": str(uuid.uuid4()),
-        "question_id": question_id,
-        "selected_option_index": 1,
-        "answered_at": answered_at,
-        "payload_hash": payload_hash(answered_at, question_id, 1),
-    }
+    attempt = new_attempt(question_id)
     return {**attempt, "package_id": package_id} if package_id else attempt
 
 

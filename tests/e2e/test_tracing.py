@@ -20,9 +20,9 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 from services.devstack import Stack
-from services.sync.domain import payload_hash
 from tests.conftest import REDIS_URL, drop_schema, forget_cache_keys
 from tests.e2e.conftest import backend_env
+from tests.helpers import new_attempt
 
 pytestmark = pytest.mark.e2e
 
@@ -92,20 +92,7 @@ def wait_for(condition, seconds: float = 60.0):
 
 
 def a_sync_batch(question_id: str) -> dict:
-    answered_at = "2026-01-28T10:00:00Z"
-    return {
-        "attempts": [
-            {
-                "client_attempt_id": str(uuid.uuid4()),
-                "idempotency_key": str(uuid.uuid4()),
-                "offline_session_id": str(uuid.uuid4()),
-                "question_id": question_id,
-                "selected_option_index": 1,
-                "answered_at": answered_at,
-                "payload_hash": payload_hash(answered_at, question_id, 1),
-            }
-        ]
-    }
+    return {"attempts": [new_attempt(question_id)]}
 
 
 def test_one_rest_call_is_one_trace_across_envoy_sync_packages_db_and_redis(traced_stack, collector):

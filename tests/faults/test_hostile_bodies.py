@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.sync.domain import payload_hash
 from tests.faults.conftest import Counts, stored_attempts, stored_progress
+from tests.helpers import new_attempt
 
 pytestmark = pytest.mark.faults
 
@@ -162,16 +162,9 @@ def test_hostile_attempt_batches_are_never_5xx_nor_half_written(
     http, headers = fuzz_device
     attempts = []
     for change in changes:
-        answered_at = "2026-01-28T10:00:00Z"
         attempts.append(
             {
-                "client_attempt_id": str(uuid.uuid4()),
-                "idempotency_key": str(uuid.uuid4()),
-                "offline_session_id": str(uuid.uuid4()),
-                "question_id": fuzz_question,
-                "selected_option_index": 1,
-                "answered_at": answered_at,
-                "payload_hash": payload_hash(answered_at, fuzz_question, 1),
+                **new_attempt(fuzz_question),
                 **change,
             }
         )
