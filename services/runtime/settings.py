@@ -12,6 +12,16 @@ def state_dir() -> Path:
     return Path(os.environ.get("STUDYSYNC_STATE_DIR", ".studysync")).resolve()
 
 
+def port_variables(service: str) -> tuple[str, str]:
+    """The variables that set a service's gRPC and metrics ports (the dev stack names them in errors)."""
+    return f"{service.upper()}_PORT", f"{service.upper()}_METRICS_PORT"
+
+
+def instance_health_name(instance_id: str) -> str:
+    """The health service name only the processes of one dev-stack run answer SERVING for."""
+    return f"studysync.instance.{instance_id}"
+
+
 @dataclass(frozen=True)
 class Settings:
     service: str
@@ -27,6 +37,9 @@ class Settings:
     max_message_bytes: int
     migrate_on_start: bool
     concurrent_calls: int = 0  # product RPCs worked on at once; 0: no limit (see interceptors.admission)
+    # STUDYSYNC_INSTANCE_ID: the dev stack's id for this run; health answers SERVING for the name
+    # `studysync.instance.<id>` too, so the stack's readiness check knows it reached its own process.
+    instance_id: str = ""
 
     @classmethod
     def from_env(
@@ -39,11 +52,12 @@ class Settings:
             return os.environ.get(f"{prefix}_{name}", os.environ.get(f"STUDYSYNC_{name}", default))
 
         state = state_dir()
+        port_variable, _ = port_variables(service)
         metrics = env("METRICS_PORT", str(default_metrics_port))
         return cls(
             service=service,
             host=env("HOST", "127.0.0.1") or "127.0.0.1",
-            port=int(os.environ.get(f"{prefix}_PORT", default_port)),
+            port=int(os.environ.get(port_variable, default_port)),
             metrics_port=int(metrics) if metrics not in (None, "", "off") else None,
             database_url=env("DATABASE_URL") or f"sqlite+aiosqlite:///{state / f'{service}.db'}",
             db_schema=env("DB_SCHEMA") or service,
@@ -54,4 +68,5 @@ class Settings:
             max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),
             migrate_on_start=(env("MIGRATE_ON_START", "1") or "1") not in ("0", "false", "no"),
             concurrent_calls=int(env("CONCURRENT_CALLS", str(default_concurrent_calls)) or 0),
+            instance_id=os.environ.get("STUDYSYNC_INSTANCE_ID", ""),
         )
