@@ -89,6 +89,8 @@ class GatewayConfig:
     # Dev only (the dev stack and tests): GET /app-config.json hands the page a token and its
     # sync timings. None (every production render, compose) leaves the route out: sign-in form.
     app_config: Mapping[str, object] | None = None
+    # The dev stack's run id, sent by /healthz as x-studysync-instance (empty: no header).
+    instance_id: str = ""
 
 
 TRACING = """\
@@ -339,36 +341,54 @@ def _address(value: str) -> Address:
     return host.strip("[]"), int(port)
 
 
+# The gateway's environment variables: GatewayConfig field -> variable. `python -m gateway.render`
+# (compose) and the dev stack (`make run`) both read them through config_from_env.
+ENV_VARIABLES: dict[str, str] = {
+    "listen_host": "STUDYSYNC_ENVOY_LISTEN_HOST",
+    "http_port": "STUDYSYNC_HTTP_PORT",
+    "admin_port": "STUDYSYNC_ENVOY_ADMIN_PORT",
+    "progress_address": "STUDYSYNC_PROGRESS_ADDR",
+    "packages_address": "STUDYSYNC_PACKAGES_ADDR",
+    "sync_address": "STUDYSYNC_SYNC_ADDR",
+    "max_request_bytes": "STUDYSYNC_MAX_BODY_BYTES",
+    "max_response_bytes": "STUDYSYNC_MAX_RESPONSE_BYTES",
+    "rate_limit_tokens": "STUDYSYNC_RATE_LIMIT_TOKENS",
+    "rate_limit_fill_seconds": "STUDYSYNC_RATE_LIMIT_FILL_SECONDS",
+    "max_request_headers_kib": "STUDYSYNC_MAX_HEADER_KIB",
+    "otlp_address": "STUDYSYNC_OTLP_ADDR",
+    "trace_sample_percent": "STUDYSYNC_TRACE_SAMPLE_PERCENT",
+    "web_dist": "STUDYSYNC_WEB_DIST",
+}
+
+
 def config_from_env(env: Mapping[str, str] | None = None) -> GatewayConfig:
-    """A config from `STUDYSYNC_*` variables; unset ones keep the dataclass defaults."""
+    """A config from `STUDYSYNC_*` variables (ENV_VARIABLES); unset ones keep the dataclass defaults.
+    A value that is not a number (or host:port) is a ValueError naming the variable."""
     env = os.environ if env is None else env
-    base = GatewayConfig()
     state = Path(env.get("STUDYSYNC_STATE_DIR", ".studysync"))
+    values: dict[str, object] = {"jwks_path": state / "jwks.json"}
+    for name, variable in ENV_VARIABLES.items():
+        text = env.get(variable)
+        if not text:
+            continue
+        if name.endswith("_address"):
+            values[name] = _address(text)
+        elif name == "listen_host":
+            values[name] = text
+        elif name == "web_dist":
+            values[name] = Path(text)
+        elif name == "trace_sample_percent":
+            values[name] = _number(variable, text, float)
+        else:
+            values[name] = _number(variable, text, int)
+    return dataclasses.replace(GatewayConfig(), **values)  # type: ignore[arg-type]
 
-    def num(name: str, default: int) -> int:
-        return int(env.get(f"STUDYSYNC_{name}") or default)
 
-    def addr(name: str, default: Address) -> Address:
-        value = env.get(f"STUDYSYNC_{name}_ADDR")
-        return _address(value) if value else default
-
-    return GatewayConfig(
-        listen_host=env.get("STUDYSYNC_ENVOY_LISTEN_HOST") or base.listen_host,
-        http_port=num("HTTP_PORT", base.http_port),
-        admin_port=num("ENVOY_ADMIN_PORT", base.admin_port),
-        progress_address=addr("PROGRESS", base.progress_address),
-        packages_address=addr("PACKAGES", base.packages_address),
-        sync_address=addr("SYNC", base.sync_address),
-        jwks_path=state / "jwks.json",
-        max_request_bytes=num("MAX_BODY_BYTES", base.max_request_bytes),
-        max_response_bytes=num("MAX_RESPONSE_BYTES", base.max_response_bytes),
-        max_request_headers_kib=num("MAX_HEADER_KIB", base.max_request_headers_kib),
-        rate_limit_tokens=num("RATE_LIMIT_TOKENS", base.rate_limit_tokens),
-        rate_limit_fill_seconds=num("RATE_LIMIT_FILL_SECONDS", base.rate_limit_fill_seconds),
-        otlp_address=_address(env["STUDYSYNC_OTLP_ADDR"]) if env.get("STUDYSYNC_OTLP_ADDR") else None,
-        trace_sample_percent=float(env.get("STUDYSYNC_TRACE_SAMPLE_PERCENT") or base.trace_sample_percent),
-        web_dist=Path(env.get("STUDYSYNC_WEB_DIST") or base.web_dist),
-    )
+def _number(variable: str, text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{variable}={text!r}: expected a {'whole ' if kind is int else ''}number") from None
 
 
 def main(argv: list[str] | None = None) -> None:

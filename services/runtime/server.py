@@ -30,7 +30,7 @@ from services.runtime.interceptors.metrics import MetricsInterceptor
 from services.runtime.interceptors.request_id import RequestIdInterceptor
 from services.runtime.keys import ensure_dev_keys
 from services.runtime.logs import configure_logging
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, instance_health_name
 
 log = logging.getLogger("studysync.server")
 
@@ -84,7 +84,10 @@ class RunningService:
                 settings.metrics_port, addr=settings.host, registry=self.runtime.registry
             )
             self.metrics_port = self._metrics_server.server_port
-        for name in ("", self.spec.full_name):
+        names = ["", self.spec.full_name]
+        if settings.instance_id:
+            names.append(instance_health_name(settings.instance_id))
+        for name in names:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     async def stop(self, grace: float | None = None) -> None:
@@ -130,6 +133,9 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
             ("grpc.max_send_message_length", settings.max_message_bytes),
             ("grpc.max_metadata_size", settings.max_metadata_bytes),
             ("grpc.absolute_max_metadata_size", settings.max_metadata_bytes),
+            # gRPC sets SO_REUSEPORT by default: a second server on the same port (another stack on
+            # this host) would then share it silently and answer half the calls. Fail to bind instead.
+            ("grpc.so_reuseport", 0),
         ],
     )
     spec.register(server, runtime)

@@ -14,6 +14,16 @@ def state_dir() -> Path:
     return Path(os.environ.get("STUDYSYNC_STATE_DIR", ".studysync")).resolve()
 
 
+def port_variables(service: str) -> tuple[str, str]:
+    """The variables that set a service's gRPC and metrics ports (the dev stack names them in errors)."""
+    return f"{service.upper()}_PORT", f"{service.upper()}_METRICS_PORT"
+
+
+def instance_health_name(instance_id: str) -> str:
+    """The health service name only the processes of one dev-stack run answer SERVING for."""
+    return f"studysync.instance.{instance_id}"
+
+
 @dataclass(frozen=True)
 class Settings:
     service: str
@@ -42,6 +52,10 @@ class Settings:
     def service_token_path(self) -> Path:
         return self.service_token_file or self.state_dir / SERVICE_TOKEN_FILE
 
+    # STUDYSYNC_INSTANCE_ID: the dev stack's id for this run; health answers SERVING for the name
+    # `studysync.instance.<id>` too, so the stack's readiness check knows it reached its own process.
+    instance_id: str = ""
+
     @classmethod
     def from_env(
         cls, service: str, default_port: int, default_metrics_port: int, default_concurrent_calls: int = 0
@@ -53,11 +67,12 @@ class Settings:
             return os.environ.get(f"{prefix}_{name}", os.environ.get(f"STUDYSYNC_{name}", default))
 
         state = state_dir()
+        port_variable, _ = port_variables(service)
         metrics = env("METRICS_PORT", str(default_metrics_port))
         return cls(
             service=service,
             host=env("HOST", "127.0.0.1") or "127.0.0.1",
-            port=int(os.environ.get(f"{prefix}_PORT", default_port)),
+            port=int(os.environ.get(port_variable, default_port)),
             metrics_port=int(metrics) if metrics not in (None, "", "off") else None,
             database_url=env("DATABASE_URL") or f"sqlite+aiosqlite:///{state / f'{service}.db'}",
             db_schema=env("DB_SCHEMA") or service,
@@ -74,4 +89,5 @@ class Settings:
             or None,
             max_metadata_bytes=int(env("MAX_METADATA_BYTES", str(256 * 1024)) or 256 * 1024),
             service_token_file=Path(token_file) if (token_file := env("SERVICE_TOKEN_FILE")) else None,
+            instance_id=os.environ.get("STUDYSYNC_INSTANCE_ID", ""),
         )
