@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 import uuid
+from pathlib import Path
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -56,3 +58,10 @@ def new_attempt(question_id: str, option: int = 1, answered_at: str = "2026-01-2
         "answered_at": answered_at,
         "payload_hash": payload_hash(answered_at, question_id, option),
     }
+
+
+def redis_server_command(port: int, folder: Path, *extra: str) -> list[str]:
+    """A private redis-server a test may flush, stop or freeze (never the shared one): no disk."""
+    binary = shutil.which("redis-server") or "redis-server"
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(folder), *extra]  # fmt: skip

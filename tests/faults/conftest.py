@@ -8,7 +8,6 @@ and what was lost or stored twice; the table is printed at the end of the run.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import signal
 import subprocess
 import time
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.devstack import Stack, free_port
 from services.sync.domain import payload_hash
 from tests.conftest import POSTGRES_URL, drop_schema
+from tests.helpers import redis_server_command
 
 pytestmark = pytest.mark.faults
 
@@ -101,22 +101,8 @@ class PrivateRedis:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        binary = shutil.which("redis-server") or "redis-server"
         self.process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._folder),
-            ],
-            stdout=subprocess.DEVNULL,
+            redis_server_command(self.port, self._folder), stdout=subprocess.DEVNULL
         )
         client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 30

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 import time
 import uuid
@@ -20,7 +19,7 @@ from services.sync.service import SPEC as SYNC
 from studysync.sync.v1 import sync_service_pb2 as pb
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 from tests.conftest import ServerHandle, auth, serve_for_session, service_settings
-from tests.helpers import error_info, metric_value, scrape_metrics
+from tests.helpers import error_info, metric_value, redis_server_command, scrape_metrics
 from tests.service.test_sync import attempt, bank, session, sync  # noqa: F401 (bank is a fixture)
 
 
@@ -29,21 +28,8 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
     """A Redis server of this test's own, so the test can flush and stop it."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-            "--enable-debug-command",
-            "yes",  # DEBUG SLEEP makes it slow on purpose
-        ],
+        # DEBUG SLEEP makes it slow on purpose.
+        redis_server_command(port, tmp_path, "--enable-debug-command", "yes"),
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)

@@ -128,17 +128,22 @@ export async function offline_play() {
   await context.close();
 }
 
-// 2. The server commits a batch but its response is lost: the app retries, gets `duplicate`, and the
-//    server still has exactly three items.
-export async function lost_response() {
-  const { context, setOffline } = await openBrowser(newUserDataDir('lost'));
+// A fresh device that plays three activities offline: its browser, page, watched requests and keys.
+async function playThreeOffline(name) {
+  const { context, setOffline } = await openBrowser(newUserDataDir(name));
   const page = await openApp(context, 'play');
   await expectChip(page, 'Synced');
   const seen = watchProgress(context);
   await setOffline(true);
   for (let i = 0; i < 3; i += 1) await playOnce(page);
   await expectChip(page, 3);
-  const keys = await recentKeys(page, 3);
+  return { context, setOffline, page, seen, keys: await recentKeys(page, 3) };
+}
+
+// 2. The server commits a batch but its response is lost: the app retries, gets `duplicate`, and the
+//    server still has exactly three items.
+export async function lost_response() {
+  const { context, setOffline, page, seen, keys } = await playThreeOffline('lost');
 
   const lost = [];
   await page.route(`**${PROGRESS_BATCH}`, async (route) => {
@@ -168,14 +173,7 @@ export async function lost_response() {
 // 3. The progress service stops (Envoy answers 503): items stay pending; it starts again: they sync.
 //    An item whose key the server already holds with other content fails with its reason.
 export async function server_unavailable() {
-  const { context, setOffline } = await openBrowser(newUserDataDir('unavailable'));
-  const page = await openApp(context, 'play');
-  await expectChip(page, 'Synced');
-  const seen = watchProgress(context);
-  await setOffline(true);
-  for (let i = 0; i < 3; i += 1) await playOnce(page);
-  await expectChip(page, 3);
-  const keys = await recentKeys(page, 3);
+  const { context, setOffline, page, seen, keys } = await playThreeOffline('unavailable');
   const reused = keys[2];
   // Another client already stored other content under the third key: a permanent per-item error.
   const other = await api(PROGRESS_BATCH, {
