@@ -33,7 +33,7 @@ web: $(WEB_STAMP) $(TOOLS_STAMP)
 
 ## run: three services (SQLite, no Redis) behind Envoy on :8080; Ctrl-C stops everything
 run: install web
-	$(PY) -m services.runtime.cli up
+	$(PY) -m devstack.cli up
 
 ## test: the whole suite (unit, service on SQLite + PostgreSQL, end to end through Envoy, the web
 ## client's vitest units and its browser suite in Chromium)

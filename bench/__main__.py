@@ -10,7 +10,8 @@ import uuid
 from pathlib import Path
 
 from bench import harness, packages, progress, sync
-from services.devstack import SPECS, Stack
+from devstack.registry import SPECS
+from devstack.stack import Stack
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/14"

@@ -11,7 +11,7 @@ import httpx
 
 from bench import wrk
 from bench.harness import WARMUP_SECONDS, Result, measure
-from services.devstack import Stack
+from devstack.stack import Stack
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 from studysync.packages.v1 import resources_pb2 as res

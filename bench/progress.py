@@ -14,7 +14,7 @@ import httpx
 
 from bench import wrk
 from bench.harness import WARMUP_SECONDS, Result, measure
-from services.devstack import Stack
+from devstack.stack import Stack
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 from studysync.progress.v1 import resources_pb2 as res

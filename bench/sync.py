@@ -13,7 +13,7 @@ import httpx
 
 from bench import wrk
 from bench.harness import WARMUP_SECONDS, Result, measure
-from services.devstack import Stack
+from devstack.stack import Stack
 from services.sync.domain import payload_hash
 from studysync.packages.v1 import packages_service_pb2 as ppb
 from studysync.packages.v1 import packages_service_pb2_grpc as ppb_grpc

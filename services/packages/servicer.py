@@ -1,9 +1,9 @@
-"""gRPC face of the packages service: protobuf in, one call into the app, protobuf out."""
+"""gRPC face of the packages service: protobuf in, one call into the use cases, protobuf out."""
 
 from __future__ import annotations
 
-from services.packages.app import PackagesApp
 from services.packages.domain import Package, PackageSummary, Question
+from services.packages.use_cases import PackagesUseCases
 from services.runtime.auth import current_principal
 from services.runtime.proto_values import dict_to_struct, struct_to_dict, timestamp
 from studysync.packages.v1 import packages_service_pb2 as pb
@@ -87,12 +87,12 @@ def _scope_data(message) -> dict | None:  # noqa: ANN001
 
 
 class PackagesServicer(pb_grpc.PackagesServiceServicer):
-    def __init__(self, app: PackagesApp) -> None:
-        self._app = app
+    def __init__(self, use_cases: PackagesUseCases) -> None:
+        self._use_cases = use_cases
 
     async def ListTestPackages(self, request, context):  # noqa: N802 (gRPC method name)
         current_principal()
-        packages, token = await self._app.list_packages(
+        packages, token = await self._use_cases.list_packages(
             request.scope,
             *(_optional(request, f) for f in ("year_id", "block_id", "theme_id")),
             request.page_size,
@@ -104,7 +104,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
 
     async def GetTestPackage(self, request, context):  # noqa: N802
         current_principal()
-        answer = await self._app.conditional_get(request.package_id, _header(context, "if-none-match"))
+        answer = await self._use_cases.conditional_get(request.package_id, _header(context, "if-none-match"))
         if answer.package is None:  # the Lua filter turns this into a bodiless 304
             await context.send_initial_metadata((*answer.headers, ("x-http-status", "304")))
             return res.TestPackage()
@@ -113,7 +113,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
 
     async def CompareTestPackages(self, request, context):  # noqa: N802
         current_principal()
-        result = await self._app.compare(
+        result = await self._use_cases.compare(
             [(h.package_id, h.version_hash) for h in request.held],
             request.scope,
             *(_optional(request, f) for f in ("year_id", "block_id", "theme_id")),
@@ -132,13 +132,13 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         )
 
     async def BatchCreateQuestions(self, request, context):  # noqa: N802
-        stored = await self._app.import_questions(
+        stored = await self._use_cases.import_questions(
             current_principal(), [question_from_proto(q) for q in request.questions]
         )
         return pb.BatchCreateQuestionsResponse(questions=[question_to_proto(q) for q in stored])
 
     async def CreateTestPackage(self, request, context):  # noqa: N802
-        package = await self._app.create_draft(
+        package = await self._use_cases.create_draft(
             current_principal(),
             request.name,
             request.description,
@@ -149,15 +149,15 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         return package_to_proto(package)
 
     async def PublishTestPackage(self, request, context):  # noqa: N802
-        return package_to_proto(await self._app.publish(current_principal(), request.package_id))
+        return package_to_proto(await self._use_cases.publish(current_principal(), request.package_id))
 
     async def GenerateTestPackage(self, request, context):  # noqa: N802
-        package, created = await self._app.generate(
+        package, created = await self._use_cases.generate(
             current_principal(), request.scope, _scope_data(request), request.name, request.description
         )
         return pb.GenerateTestPackageResponse(package=package_to_proto(package), created=created)
 
     async def BatchGetQuestions(self, request, context):  # noqa: N802
         current_principal()
-        questions = await self._app.questions(list(request.question_ids), request.package_id)
+        questions = await self._use_cases.questions(list(request.question_ids), request.package_id)
         return pb.BatchGetQuestionsResponse(questions=[question_to_proto(q) for q in questions])

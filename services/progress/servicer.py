@@ -1,13 +1,13 @@
-"""gRPC face of the progress service: protobuf in, one call into the app, protobuf out."""
+"""gRPC face of the progress service: protobuf in, one call into the use cases, protobuf out."""
 
 from __future__ import annotations
 
 import grpc
 
-from services.progress.app import ProgressApp
 from services.progress.domain import ItemResult, ProgressItem
 from services.progress.metrics import RETRY_HEADER
 from services.progress.repository import StoredRecord
+from services.progress.use_cases import ProgressUseCases
 from services.runtime.auth import current_principal
 from services.runtime.interceptors import metadata_value
 from services.runtime.proto_values import dict_to_struct, timestamp, value_to_python
@@ -59,18 +59,18 @@ def client_retry(context: grpc.aio.ServicerContext) -> int:
 
 
 class ProgressServicer(pb_grpc.ProgressServiceServicer):
-    def __init__(self, app: ProgressApp) -> None:
-        self._app = app
+    def __init__(self, use_cases: ProgressUseCases) -> None:
+        self._use_cases = use_cases
 
     async def BatchRecordProgress(self, request, context):  # noqa: N802 (gRPC method name)
         items = [item_from_proto(item) for item in request.items]
-        results = await self._app.record_batch(
+        results = await self._use_cases.record_batch(
             current_principal(), request.profile_id, items, retry=client_retry(context)
         )
         return pb.BatchRecordProgressResponse(results=[result_to_proto(r) for r in results])
 
     async def ListProgress(self, request, context):  # noqa: N802
-        records, next_page, resume = await self._app.list_progress(
+        records, next_page, resume = await self._use_cases.list_progress(
             current_principal(),
             request.profile_id,
             request.page_size,
@@ -82,7 +82,7 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
         )
 
     async def BatchGetProgressReceipts(self, request, context):  # noqa: N802
-        receipts = await self._app.receipts(
+        receipts = await self._use_cases.receipts(
             current_principal(), request.profile_id, list(request.idempotency_keys)
         )
         return pb.BatchGetProgressReceiptsResponse(
@@ -93,5 +93,5 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
         )
 
     async def GetFeatures(self, request, context):  # noqa: N802
-        enabled = self._app.offline_progress_enabled(current_principal(), request.profile_id)
+        enabled = self._use_cases.offline_progress_enabled(current_principal(), request.profile_id)
         return pb.GetFeaturesResponse(offline_progress=enabled)

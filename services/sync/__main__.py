@@ -1,6 +1,6 @@
 """`python -m services.sync`: run the sync service."""
 
 from services.runtime.server import serve
-from services.sync.service import SPEC
+from services.sync.wiring import SPEC
 
 serve(SPEC)

@@ -1,11 +1,11 @@
-"""gRPC face of the sync service: protobuf in, one call into the app, protobuf out."""
+"""gRPC face of the sync service: protobuf in, one call into the use cases, protobuf out."""
 
 from __future__ import annotations
 
 from services.runtime.auth import current_principal
 from services.runtime.proto_values import timestamp
-from services.sync.app import SyncApp
 from services.sync.domain import AttemptInput, AttemptResult
+from services.sync.use_cases import SyncUseCases
 from studysync.sync.v1 import resources_pb2 as res
 from studysync.sync.v1 import sync_service_pb2 as pb
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
@@ -38,17 +38,17 @@ def result_to_proto(r: AttemptResult) -> res.AttemptResult:
 
 
 class SyncServicer(pb_grpc.SyncServiceServicer):
-    def __init__(self, app: SyncApp) -> None:
-        self._app = app
+    def __init__(self, use_cases: SyncUseCases) -> None:
+        self._use_cases = use_cases
 
     async def BatchSyncAttempts(self, request, context):  # noqa: N802 (gRPC method name)
-        results = await self._app.sync_batch(
+        results = await self._use_cases.sync_batch(
             current_principal(), [attempt_from_proto(a) for a in request.attempts]
         )
         return pb.BatchSyncAttemptsResponse(results=[result_to_proto(r) for r in results])
 
     async def GetSession(self, request, context):  # noqa: N802
-        view, answered, correct = await self._app.session(current_principal(), request.session_id)
+        view, answered, correct = await self._use_cases.session(current_principal(), request.session_id)
         return res.Session(
             session_id=view.session_id,
             offline_session_id=view.offline_session_id,
@@ -63,7 +63,7 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
         )
 
     async def BatchGetAttemptReceipts(self, request, context):  # noqa: N802
-        receipts = await self._app.receipts(current_principal(), list(request.idempotency_keys))
+        receipts = await self._use_cases.receipts(current_principal(), list(request.idempotency_keys))
         return pb.BatchGetAttemptReceiptsResponse(
             receipts=[
                 res.AttemptReceipt(

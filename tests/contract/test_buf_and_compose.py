@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from devstack.registry import SPECS
 from gateway.render import config_from_env, render
-from services.devstack import SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 

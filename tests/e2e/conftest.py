@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.devstack import Stack
+from devstack.stack import Stack
 from tests.conftest import BACKENDS, POSTGRES_URL, REDIS_URL, drop_schema, forget_cache_keys
 
 DENIED_PROFILE = "flag-denied-profile"

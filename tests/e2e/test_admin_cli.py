@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from services.packages.admin import load_sample
+from clients.packages_admin import load_sample
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +18,7 @@ def cli(stack, *args: str) -> subprocess.CompletedProcess:
         [
             sys.executable,
             "-m",
-            "services.runtime.cli",
+            "devstack.cli",
             "packages",
             "--target",
             stack.grpc_target("packages"),
@@ -69,7 +69,7 @@ def test_cli_options_work_after_the_action_too(stack):
         [
             sys.executable,
             "-m",
-            "services.runtime.cli",
+            "devstack.cli",
             "packages",
             "list",
             "--target",
@@ -88,7 +88,7 @@ def test_cli_list_into_a_closed_pipe_ends_quietly(stack):
     for _ in range(3):  # enough packages that the listing outgrows what `head -1` reads
         load_sample(stack.grpc_target("packages"), stack.token("admin-1", roles=["admin"]))
     command = (
-        f"{sys.executable} -m services.runtime.cli packages --target {stack.grpc_target('packages')} list"
+        f"{sys.executable} -m devstack.cli packages --target {stack.grpc_target('packages')} list"
         " | head -c 1 >/dev/null"
     )
     result = subprocess.run(

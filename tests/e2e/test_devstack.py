@@ -19,7 +19,7 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.devstack import free_port
+from devstack.stack import free_port
 from services.runtime.settings import instance_health_name
 from tests.e2e.conftest import assert_json_error
 
@@ -35,7 +35,7 @@ class Up:
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.runtime.cli", "up"],
+            [sys.executable, "-m", "devstack.cli", "up"],
             cwd=ROOT,
             env={**os.environ, "STUDYSYNC_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1", **env},
             stdout=subprocess.PIPE,
@@ -110,7 +110,7 @@ def test_two_stacks_on_one_host_each_on_the_ports_its_variables_name(tmp_path):
             assert admin.status_code == 200
         # Each stack's dev token works on its own gateway only (each has its own key).
         token_a = subprocess.run(
-            [sys.executable, "-m", "services.runtime.cli", "token", "--sub", "u", "--profile", "p"],
+            [sys.executable, "-m", "devstack.cli", "token", "--sub", "u", "--profile", "p"],
             env={**os.environ, "STUDYSYNC_STATE_DIR": str(tmp_path / "a")},
             capture_output=True,
             text=True,
@@ -150,7 +150,7 @@ def test_a_port_in_use_stops_start_up_with_one_line_naming_port_and_variable(tmp
         taken.listen()
         env["SYNC_METRICS_PORT"] = str(taken.getsockname()[1])
         result = subprocess.run(
-            [sys.executable, "-m", "services.runtime.cli", "up"],
+            [sys.executable, "-m", "devstack.cli", "up"],
             cwd=ROOT,
             env={**os.environ, "STUDYSYNC_STATE_DIR": str(tmp_path), **env},
             capture_output=True,

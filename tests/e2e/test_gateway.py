@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from services.devstack import Stack, envoy_binary
+from devstack.stack import Stack, envoy_binary
 from tests.e2e.conftest import assert_json_error
 from tests.helpers import new_attempt
 

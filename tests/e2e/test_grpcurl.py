@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack import SPECS
+from devstack.registry import SPECS
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import uuid
 import grpc
 import pytest
 
-from services.devstack import SPECS
+from devstack.registry import SPECS
 from services.runtime import visibility
 from tests.helpers import error_info, new_attempt
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from clients.offline_queue import OfflineQueue
-from services.devstack import free_port
+from devstack.stack import free_port
 from tests.e2e.test_sync_e2e import seed_question  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e

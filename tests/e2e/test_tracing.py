@@ -19,7 +19,7 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
-from services.devstack import Stack
+from devstack.stack import Stack
 from tests.conftest import REDIS_URL, drop_schema, forget_cache_keys
 from tests.e2e.conftest import backend_env
 from tests.helpers import new_attempt

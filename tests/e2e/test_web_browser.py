@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.devstack import Stack, web_app_config
-from services.packages.admin import load_sample
+from clients.packages_admin import load_sample
+from devstack.stack import Stack, web_app_config
 from tests.e2e.webclient import DIST, RUN_ARTIFACTS, new_run_artifacts, require_browser_build, run_scenario
 from tests.e2e.webstack import web_stack
 

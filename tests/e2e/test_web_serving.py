@@ -16,9 +16,9 @@ import httpx
 import pytest
 import yaml
 
+from devstack.stack import _wait, envoy_binary, free_port
 from gateway import codegen
 from gateway.render import GatewayConfig, config_from_env, render
-from services.devstack import _wait, envoy_binary, free_port
 from services.runtime.keys import ensure_dev_keys
 from tests.e2e.conftest import assert_json_error
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from services.devstack import Stack
+from devstack.stack import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "clients" / "web"

@@ -17,9 +17,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from clients.packages_admin import load_sample
+from devstack.stack import WEB_PROFILE, WEB_TIMINGS, Stack, envoy_binary, wait_http_ok, web_app_config
 from gateway.render import GatewayConfig, render
-from services.devstack import WEB_PROFILE, WEB_TIMINGS, Stack, envoy_binary, wait_http_ok, web_app_config
-from services.packages.admin import load_sample
 from services.runtime.keys import ensure_dev_keys
 
 WEB_DIST = GatewayConfig().web_dist

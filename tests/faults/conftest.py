@@ -23,7 +23,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.devstack import Stack, free_port
+from devstack.stack import Stack, free_port
 from services.sync.domain import payload_hash
 from tests.conftest import POSTGRES_URL, drop_schema
 from tests.helpers import redis_server_command

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from services.devstack import Stack, free_port
+from devstack.stack import Stack, free_port
 from tests.faults.conftest import (
     Counts,
     PrivateRedis,

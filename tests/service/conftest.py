@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from services.packages.service import SPEC as PACKAGES
-from services.progress.service import SPEC as PROGRESS
-from services.sync.service import SPEC as SYNC
+from services.packages.wiring import SPEC as PACKAGES
+from services.progress.wiring import SPEC as PROGRESS
+from services.sync.wiring import SPEC as SYNC
 from studysync.packages.v1 import packages_service_pb2_grpc
 from studysync.progress.v1 import progress_service_pb2_grpc
 from studysync.sync.v1 import sync_service_pb2_grpc

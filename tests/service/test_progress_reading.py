@@ -11,7 +11,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from services.progress.service import SPEC as PROGRESS
+from services.progress.wiring import SPEC as PROGRESS
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 from tests.conftest import auth, service_settings, start_server

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import redis
 
-from services.devstack import free_port
-from services.sync.service import SPEC as SYNC
+from devstack.stack import free_port
+from services.sync.wiring import SPEC as SYNC
 from studysync.sync.v1 import sync_service_pb2 as pb
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 from tests.conftest import ServerHandle, auth, serve_for_session, service_settings

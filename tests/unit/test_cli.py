@@ -19,7 +19,7 @@ def run_cli(
     *args: str, state: Path | None, cwd: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "services.runtime.cli", *args],
+        [sys.executable, "-m", "devstack.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,

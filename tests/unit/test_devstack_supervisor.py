@@ -6,7 +6,7 @@ import io
 import sys
 import time
 
-from services.devstack import Stack, Supervisor
+from devstack.stack import Stack, Supervisor
 
 
 def _wait_dead(stack: Stack, name: str) -> None:

@@ -77,7 +77,7 @@ def test_cli_url_without_a_scheme_is_a_usage_error(tmp_path, capsys):
 
 def test_cli_unreachable_server_says_retry_later_with_its_own_exit_code(tmp_path, capsys):
     from clients.offline_queue import EXIT_RETRY
-    from services.devstack import free_port
+    from devstack.stack import free_port
 
     _queue_one(tmp_path / "q.db")
     capsys.readouterr()

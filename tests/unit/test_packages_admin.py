@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from services.packages.admin import SAMPLE_BANK, read_questions
+from clients.packages_admin import SAMPLE_BANK, read_questions
 from services.packages.domain import Question, validate_question
 from services.packages.servicer import question_from_proto
 
@@ -71,7 +71,7 @@ def test_the_sample_bank_is_valid_and_covers_two_years_four_blocks_eight_themes(
 def test_listed_scope_data_has_integers_and_sorted_keys():
     from google.protobuf import struct_pb2
 
-    from services.packages.admin import scope_data_text
+    from clients.packages_admin import scope_data_text
 
     data = struct_pb2.Struct()
     data.update({"year_id": 2, "block_id": 5, "ratio": 0.5, "tags": [1, "a"]})

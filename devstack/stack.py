@@ -25,16 +25,13 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from clients.packages_admin import load_sample
+from devstack.registry import SPECS
 from gateway import codegen
 from gateway.render import ENV_VARIABLES, GatewayConfig, config_from_env, render
-from services.packages.admin import load_sample
-from services.packages.service import SPEC as PACKAGES
-from services.progress.service import SPEC as PROGRESS
 from services.runtime.keys import ensure_dev_keys, mint_token, write_service_token
 from services.runtime.settings import instance_health_name, port_variables, state_dir
-from services.sync.service import SPEC as SYNC
 
-SPECS = (PROGRESS, PACKAGES, SYNC)
 WEB_PROFILE = "kid-1"  # the profile the dev web client plays as
 WEB_TIMINGS = {"sync_interval_ms": 15000, "backoff_base_ms": 1000, "backoff_max_ms": 30000}
 TAIL_LINES = 15  # how much of a dead child's output the stack shows

@@ -119,7 +119,7 @@ def _not_published() -> NotFound:
     return NotFound("no published package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
 
 
-class PackagesApp:
+class PackagesUseCases:
     def __init__(self, repository: PackagesRepository, metrics: PackagesMetrics) -> None:
         self._repository = repository
         self._metrics = metrics

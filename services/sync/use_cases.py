@@ -75,7 +75,7 @@ class SyncMetrics:
         )
 
 
-class SyncApp:
+class SyncUseCases:
     def __init__(
         self, repository: SyncRepository, cache: SyncCache, questions: QuestionSource, metrics: SyncMetrics
     ) -> None:

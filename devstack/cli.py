@@ -9,7 +9,13 @@ import sys
 
 import grpc
 
+from clients.packages_admin import add_subcommands as add_packages_commands
 from services.runtime.keys import find_dev_keys, mint_token
+
+
+def _admin_token() -> str:
+    """What `studysync packages …` sends without --token: a short-lived admin token, dev key."""
+    return mint_token(find_dev_keys(), "admin-cli", [], ["admin"], 600)
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -18,7 +24,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from services.devstack import SPECS
+    from devstack.registry import SPECS
     from services.runtime import db, migrations
 
     async def run() -> None:
@@ -37,7 +43,7 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from services.devstack import run_forever
+    from devstack.stack import run_forever
 
     return run_forever()
 
@@ -66,9 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="run the three services and Envoy until Ctrl-C")
     up.set_defaults(run=_up)
 
-    from services.packages.admin import add_subcommands as add_packages_commands
-
-    add_packages_commands(commands)
+    add_packages_commands(commands, default_token=_admin_token)
 
     args = parser.parse_args(argv)
     try:

@@ -6,19 +6,19 @@ from pathlib import Path
 
 import grpc
 
-from services.progress.app import ProgressApp, rollout_from_env
 from services.progress.metrics import ProgressMetrics
 from services.progress.repository import ProgressRepository
 from services.progress.servicer import ProgressServicer
+from services.progress.use_cases import ProgressUseCases, rollout_from_env
 from services.runtime.server import Runtime, ServiceSpec
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
-    app = ProgressApp(
+    use_cases = ProgressUseCases(
         ProgressRepository(runtime.engine), rollout_from_env(), ProgressMetrics(runtime.registry)
     )
-    pb_grpc.add_ProgressServiceServicer_to_server(ProgressServicer(app), server)
+    pb_grpc.add_ProgressServiceServicer_to_server(ProgressServicer(use_cases), server)
 
 
 SPEC = ServiceSpec(

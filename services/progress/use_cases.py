@@ -33,7 +33,7 @@ def _resume_position(token: str) -> int:
         raise domain.InvalidField("resume_token", "is not a token this server issued") from None
 
 
-class ProgressApp:
+class ProgressUseCases:
     def __init__(self, repository: ProgressRepository, rollout: Rollout, metrics: ProgressMetrics) -> None:
         self._repository = repository
         self._rollout = rollout

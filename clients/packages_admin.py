@@ -1,5 +1,6 @@
 """Admin tasks over gRPC: import a question file, generate, publish, list; and the sample bank that
-`make run` loads. Used by the `studysync packages …` commands."""
+`make run` loads. Used by the `studysync packages …` commands (devstack.cli), which supply the
+default token: this client knows nothing of signing keys."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import argparse
 import csv
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
 from google.protobuf import json_format, struct_pb2
 
-from services.runtime.keys import find_dev_keys, mint_token
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 from studysync.packages.v1 import resources_pb2 as res
@@ -122,7 +122,7 @@ def _target(args: argparse.Namespace) -> str:
 
 
 def _token(args: argparse.Namespace) -> str:
-    return getattr(args, "token", None) or mint_token(find_dev_keys(), "admin-cli", [], ["admin"], 600)
+    return getattr(args, "token", None) or args.default_token()
 
 
 def scope_data_arg(text: str) -> dict:
@@ -193,7 +193,8 @@ stops the import before anything is sent, naming it (questions[3]: … / line 5:
 """
 
 
-def add_subcommands(commands: argparse._SubParsersAction) -> None:
+def add_subcommands(commands: argparse._SubParsersAction, default_token: Callable[[], str]) -> None:
+    """`packages import|generate|publish|list`; `default_token` is called when --token is not given."""
     # --target and --token work before or after the action (`packages list --target …`): the
     # action parsers share them with SUPPRESS defaults, so an option given there wins and one
     # given before the action is not overwritten by the action's default.
@@ -227,4 +228,4 @@ def add_subcommands(commands: argparse._SubParsersAction) -> None:
     )
     actions.add_parser("publish", help="publish a draft", parents=[connection]).add_argument("package_id")
     actions.add_parser("list", help="list published packages", parents=[connection])
-    packages.set_defaults(run=_run)
+    packages.set_defaults(run=_run, default_token=default_token)

@@ -10,11 +10,11 @@ from services.runtime import tracing
 from services.runtime.auth import ServiceCredentials
 from services.runtime.breaker import CircuitBreaker
 from services.runtime.server import Runtime, ServiceSpec
-from services.sync.app import SyncApp, SyncMetrics
 from services.sync.cache import SyncCache
 from services.sync.questions import CHANNEL_OPTIONS, QuestionSource
 from services.sync.repository import SyncRepository
 from services.sync.servicer import SyncServicer
+from services.sync.use_cases import SyncMetrics, SyncUseCases
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 
 
@@ -31,13 +31,13 @@ def register(server: grpc.aio.Server, runtime: Runtime) -> None:
             "redis", runtime.redis.ping, metrics.cache_breaker_trips, metrics.cache_breaker_open
         )
         runtime.closers.append(breaker.close)
-    app = SyncApp(
+    use_cases = SyncUseCases(
         SyncRepository(runtime.engine),
         SyncCache(runtime.redis, runtime.settings.db_schema, metrics.cache, breaker),
         QuestionSource(channel, ServiceCredentials(runtime.settings.service_token_path)),
         metrics,
     )
-    pb_grpc.add_SyncServiceServicer_to_server(SyncServicer(app), server)
+    pb_grpc.add_SyncServiceServicer_to_server(SyncServicer(use_cases), server)
 
 
 SPEC = ServiceSpec(

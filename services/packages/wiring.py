@@ -6,16 +6,18 @@ from pathlib import Path
 
 import grpc
 
-from services.packages.app import PackagesApp, PackagesMetrics
 from services.packages.repository import PackagesRepository
 from services.packages.servicer import PackagesServicer
+from services.packages.use_cases import PackagesMetrics, PackagesUseCases
 from services.runtime.server import Runtime, ServiceSpec
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
-    app = PackagesApp(PackagesRepository(runtime.engine, runtime.sessions), PackagesMetrics(runtime.registry))
-    pb_grpc.add_PackagesServiceServicer_to_server(PackagesServicer(app), server)
+    use_cases = PackagesUseCases(
+        PackagesRepository(runtime.engine, runtime.sessions), PackagesMetrics(runtime.registry)
+    )
+    pb_grpc.add_PackagesServiceServicer_to_server(PackagesServicer(use_cases), server)
 
 
 SPEC = ServiceSpec(
