@@ -20,6 +20,7 @@ from studysync.packages.v1 import resources_pb2 as res
 
 SAMPLE_BANK = Path(__file__).with_name("sample_bank.json")
 BATCH = 1000
+SCOPE_IDS = ("year_id", "block_id", "theme_id")  # the Question message's whole-number scope fields
 
 
 def read_questions(path: Path) -> list[res.Question]:
@@ -52,7 +53,7 @@ def _csv_question(line: int, row: dict[str, str]) -> res.Question:
         )
         if row.get("program"):
             question.program = row["program"]
-        for key in ("year_id", "block_id", "theme_id"):
+        for key in SCOPE_IDS:
             if row.get(key):
                 setattr(question, key, int(row[key]))
     except KeyError as missing:

@@ -13,16 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from services.runtime.errors import InvalidField
+from services.runtime.scope import SCOPE_IDS, SCOPE_KINDS, SCOPE_TAGS
 from services.runtime.validation import (
     canonical_json,
     canonical_sha256,
     check_json,
     check_storable,
+    check_text,
     parse_uuid,
 )
 
-SCOPES = {"PROGRAM": "program", "YEAR": "year_id", "BLOCK": "block_id", "THEME": "theme_id"}
-SCOPE_KEYS = ("program", "year_id", "block_id", "theme_id")
 MAX_QUESTIONS_PER_CALL = 1000
 MAX_HELD = 500
 # scope_data travels as JSON numbers (doubles): larger ids could not be written back exactly, and a
@@ -55,7 +55,7 @@ class Question:
         }
 
     def tags(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in SCOPE_KEYS}
+        return {key: getattr(self, key) for key in SCOPE_TAGS}
 
 
 @dataclass(frozen=True)
@@ -111,16 +111,16 @@ def _scope_id(field: str, value: Any) -> int:
 
 
 def parse_scope(kind: str, data: dict[str, Any] | None, field: str = "scope_data") -> Scope:
-    if kind not in SCOPES:
-        raise InvalidField("scope", f"must be one of {', '.join(SCOPES)}")
+    if kind not in SCOPE_KINDS:
+        raise InvalidField("scope", f"must be one of {', '.join(SCOPE_KINDS)}")
     if not data:
         raise InvalidField(field, 'is required (e.g. {"block_id": 2})')
     check_json(field, data)  # the same depth and NUL rule as progress meta_data
-    unknown = set(data) - set(SCOPE_KEYS)
+    unknown = set(data) - set(SCOPE_TAGS)
     if unknown:
-        raise InvalidField(field, f"unknown keys {sorted(unknown)}; allowed: {', '.join(SCOPE_KEYS)}")
-    if SCOPES[kind] not in data:
-        raise InvalidField(field, f"scope {kind} needs '{SCOPES[kind]}'")
+        raise InvalidField(field, f"unknown keys {sorted(unknown)}; allowed: {', '.join(SCOPE_TAGS)}")
+    if SCOPE_KINDS[kind] not in data:
+        raise InvalidField(field, f"scope {kind} needs '{SCOPE_KINDS[kind]}'")
     normalised: dict[str, Any] = {}
     for key, value in data.items():
         if key == "program":
@@ -136,11 +136,11 @@ def parse_scope(kind: str, data: dict[str, Any] | None, field: str = "scope_data
 def validate_question(question: Question, field: str) -> Question:
     """Checks one imported question; errors name the field, e.g. `questions[3].options`."""
     parse_uuid(f"{field}.question_id", question.question_id)
-    check_text(f"{field}.stem", question.stem, 1, 4000)
+    check_text(f"{field}.stem", question.stem, 4000)
     if not 2 <= len(question.options) <= 6:
         raise InvalidField(f"{field}.options", "must hold 2 to 6 options")
     for n, option in enumerate(question.options):
-        check_text(f"{field}.options[{n}]", option, 1, 1000)
+        check_text(f"{field}.options[{n}]", option, 1000)
     if not 0 <= question.correct_index < len(question.options):
         raise InvalidField(
             f"{field}.correct_index", f"must be an index into options (0..{len(question.options) - 1})"
@@ -149,8 +149,8 @@ def validate_question(question: Question, field: str) -> Question:
         raise InvalidField(f"{field}.explanation", "must be at most 4000 characters")
     check_storable(f"{field}.explanation", question.explanation)
     if question.program is not None:
-        check_text(f"{field}.program", question.program, 1, 128)
-    for key in ("year_id", "block_id", "theme_id"):
+        check_text(f"{field}.program", question.program, 128)
+    for key in SCOPE_IDS:
         value = getattr(question, key)
         if value is not None and not 1 <= value <= MAX_SCOPE_ID:
             raise InvalidField(f"{field}.{key}", f"must be a positive integer ≤ {MAX_SCOPE_ID}")
@@ -164,12 +164,6 @@ def parse_ids(field: str, values: list[str], limit: int = MAX_QUESTIONS_PER_CALL
     if len(set(ids)) != len(ids):
         raise InvalidField(field, "must not repeat an id")
     return ids
-
-
-def check_text(field: str, value: str, low: int, high: int) -> None:
-    if not low <= len(value) <= high:
-        raise InvalidField(field, f"must be {low} to {high} characters")
-    check_storable(field, value)
 
 
 _ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')

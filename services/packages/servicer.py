@@ -6,11 +6,10 @@ from services.packages.domain import Package, PackageSummary, Question
 from services.packages.use_cases import PackagesUseCases
 from services.runtime.auth import current_principal
 from services.runtime.proto_values import dict_to_struct, struct_to_dict, timestamp
+from services.runtime.scope import SCOPE_IDS, SCOPE_TAGS
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 from studysync.packages.v1 import resources_pb2 as res
-
-SCOPE_TAGS = ("program", "year_id", "block_id", "theme_id")
 
 
 def _optional(message, field: str):  # noqa: ANN001, ANN202 (any message with optional fields)
@@ -94,7 +93,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         current_principal()
         packages, token = await self._use_cases.list_packages(
             request.scope,
-            *(_optional(request, f) for f in ("year_id", "block_id", "theme_id")),
+            *(_optional(request, f) for f in SCOPE_IDS),
             request.page_size,
             request.page_token,
         )
@@ -116,7 +115,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         result = await self._use_cases.compare(
             [(h.package_id, h.version_hash) for h in request.held],
             request.scope,
-            *(_optional(request, f) for f in ("year_id", "block_id", "theme_id")),
+            *(_optional(request, f) for f in SCOPE_IDS),
             request.page_size,
             request.page_token,
         )

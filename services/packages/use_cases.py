@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,9 +12,11 @@ from prometheus_client import CollectorRegistry, Counter
 from services.packages import domain
 from services.packages.domain import Package, PackageSummary, Question, Scope
 from services.packages.repository import PackagesRepository
+from services.runtime import paging
 from services.runtime.auth import Principal
 from services.runtime.errors import FailedPrecondition, InvalidField, NotFound
-from services.runtime.validation import parse_uuid
+from services.runtime.scope import SCOPE_KINDS, SCOPE_TAGS
+from services.runtime.validation import check_text, parse_uuid
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -63,36 +64,29 @@ def _filters(year_id: int | None, block_id: int | None, theme_id: int | None) ->
 
 
 def _scope_filter(scope: str) -> str | None:
-    if scope and scope not in domain.SCOPES:
-        raise InvalidField("scope", f"must be one of {', '.join(domain.SCOPES)}")
+    if scope and scope not in SCOPE_KINDS:
+        raise InvalidField("scope", f"must be one of {', '.join(SCOPE_KINDS)}")
     return scope or None
 
 
 def _encode_page(summary: PackageSummary) -> str:
-    raw = f"{summary.published_at.isoformat() if summary.published_at else ''}|{summary.package_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return paging.encode_token(
+        f"{summary.published_at.isoformat() if summary.published_at else ''}|{summary.package_id}"
+    )
 
 
 def _decode_page(token: str) -> tuple[datetime, uuid.UUID] | None:
     if not token:
         return None
+    moment, _, package_id = paging.decode_token(token).partition("|")
     try:
-        moment, _, package_id = (
-            base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition("|")
-        )
         return datetime.fromisoformat(moment), uuid.UUID(package_id)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidField("page_token", "is not a token this server issued") from None
-
-
-def _page_limit(page_size: int) -> int:
-    if page_size < 0:
-        raise InvalidField("page_size", "must be ≥ 0")
-    return min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    except ValueError:
+        raise paging.not_issued() from None
 
 
 def _encode_new_page(summary: PackageSummary) -> str:
-    return base64.urlsafe_b64encode(f"n1|{summary.scope}|{summary.package_id}".encode()).decode().rstrip("=")
+    return paging.encode_token(f"n1|{summary.scope}|{summary.package_id}")
 
 
 def _decode_new_page(token: str) -> tuple[str, str] | None:
@@ -100,14 +94,12 @@ def _decode_new_page(token: str) -> tuple[str, str] | None:
     if not token:
         return None
     try:
-        version, scope, package_id = (
-            base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("|")
-        )
-        if version != "n1" or scope not in domain.SCOPES:
+        version, scope, package_id = paging.decode_token(token).split("|")
+        if version != "n1" or scope not in SCOPE_KINDS:
             raise ValueError
         return scope, str(uuid.UUID(package_id))
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidField("page_token", "is not a token this server issued") from None
+    except ValueError:
+        raise paging.not_issued() from None
 
 
 def _validators(version_hash: str) -> tuple[tuple[str, str], ...]:
@@ -135,7 +127,7 @@ class PackagesUseCases:
         page_size: int,
         page_token: str,
     ) -> tuple[list[PackageSummary], str]:
-        limit = _page_limit(page_size)
+        limit = paging.page_limit(page_size, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
         found = await self._repository.list_published(
             _scope_filter(scope), _filters(year_id, block_id, theme_id), limit + 1, _decode_page(page_token)
         )
@@ -169,7 +161,7 @@ class PackagesUseCases:
         page_size: int = 0,
         page_token: str = "",
     ) -> Comparison:
-        limit = _page_limit(page_size)
+        limit = paging.page_limit(page_size, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
         after = _decode_new_page(page_token)
         if len(held) > domain.MAX_HELD:
             raise InvalidField("held", f"must hold at most {domain.MAX_HELD} packages")
@@ -217,7 +209,7 @@ class PackagesUseCases:
                     "the package is not published", reason="PACKAGE_NOT_PUBLISHED", field="package_id"
                 )
             tags = package.summary.scope_data
-            return [Question(**q, **{k: tags.get(k) for k in domain.SCOPE_KEYS}) for q in package.questions]
+            return [Question(**q, **{k: tags.get(k) for k in SCOPE_TAGS}) for q in package.questions]
         ids = domain.parse_ids("question_ids", question_ids)
         found = await self._repository.questions_by_id(ids)
         return [found[i] for i in ids if i in found]
@@ -243,8 +235,8 @@ class PackagesUseCases:
         question_ids: list[str],
     ) -> Package:
         principal.require_role("admin")
-        domain.check_text("name", name, 1, 200)
-        domain.check_text("description", description, 0, 2000)
+        check_text("name", name, 200)
+        check_text("description", description, 2000, required=False)
         scope = domain.parse_scope(scope_kind, scope_data)
         if question_ids:
             ids = domain.parse_ids("question_ids", question_ids)
@@ -287,10 +279,10 @@ class PackagesUseCases:
     ) -> tuple[Package, bool]:
         principal.require_role("admin")
         scope = domain.parse_scope(scope_kind, scope_data)
-        domain.check_text("name", name, 0, 200)
-        domain.check_text("description", description, 0, 2000)
+        check_text("name", name, 200, required=False)
+        check_text("description", description, 2000, required=False)
         snapshots = [q.snapshot() for q in await self._bank_questions(scope)]
-        primary = domain.SCOPES[scope.kind]
+        primary = SCOPE_KINDS[scope.kind]
         others = ", ".join(f"{k.removesuffix('_id')} {v}" for k, v in scope.data.items() if k != primary)
         label = f"{scope.kind.title()} {scope.data[primary]}" + (f" ({others})" if others else "")
         package, created = await self._repository.add_version(

@@ -5,7 +5,6 @@ Knows nothing of gRPC or SQL: the servicer hands it plain items, the repository 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
@@ -14,12 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from services.runtime import paging
 from services.runtime.auth import Principal
 from services.runtime.errors import DomainError, InvalidField
-from services.runtime.validation import check_json, check_not_future, check_storable, parse_instant
+from services.runtime.validation import (
+    check_idempotency_key,
+    check_json,
+    check_not_future,
+    check_storable,
+    check_text,
+    parse_instant,
+)
 
 MAX_ITEMS = 500
-MAX_KEY_LENGTH = 128
 MAX_TEXT_LENGTH = 128
 MAX_META_BYTES = 8 * 1024
 MAX_PROFILE_ID = 128  # the profile column's width
@@ -82,25 +88,11 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _check_text(field: str, value: str, limit: int) -> None:
-    if not value:
-        raise InvalidField(field, "is required")
-    if len(value) > limit:
-        raise InvalidField(field, f"must be at most {limit} characters")
-    check_storable(field, value)
-
-
-def check_idempotency_key(field: str, key: str) -> None:
-    _check_text(field, key, MAX_KEY_LENGTH)
-    if not all(" " <= ch <= "~" for ch in key):
-        raise InvalidField(field, "must be printable ASCII")
-
-
 def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
     """Raises InvalidField naming the first bad field."""
     check_idempotency_key("idempotency_key", item.idempotency_key)
-    _check_text("activity_type", item.activity_type, MAX_TEXT_LENGTH)
-    _check_text("content_id", item.content_id, MAX_TEXT_LENGTH)
+    check_text("activity_type", item.activity_type, MAX_TEXT_LENGTH)
+    check_text("content_id", item.content_id, MAX_TEXT_LENGTH)
     if item.score is None:
         raise InvalidField("score", "is required")
     if not math.isfinite(item.score):
@@ -147,8 +139,6 @@ def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
 
 def check_profile(principal: Principal, profile_id: str) -> None:
     """A profile id the column can hold, and one the caller may act for (a token may list any id)."""
-    if not profile_id:
-        raise InvalidField("profile_id", "is required")
     if len(profile_id) > MAX_PROFILE_ID:
         raise InvalidField("profile_id", f"must be at most {MAX_PROFILE_ID} characters")
     check_storable("profile_id", profile_id)
@@ -228,35 +218,27 @@ class Rollout:
         return bucket < self.percent * 100
 
 
-DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 500
 MAX_RECEIPT_KEYS = 500
-
-
-def page_size(requested: int) -> int:
-    if requested < 0:
-        raise InvalidField("page_size", "must be ≥ 0")
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
 MAX_SEQ = 2**63 - 1  # the seq column is a bigint
 
 
+def page_size(requested: int) -> int:
+    return paging.page_limit(requested, MAX_PAGE_SIZE)
+
+
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"v1:{seq}".encode()).decode().rstrip("=")
+    return paging.encode_token(f"v1:{seq}")
 
 
-def decode_cursor(token: str) -> int:
+def decode_cursor(token: str, field: str = "page_token") -> int:
     """The `seq` after which to continue; 0 for an empty token."""
     if not token:
         return 0
-    try:
-        version, _, seq = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
-        if version != "v1" or not seq.isascii() or not seq.isdigit() or int(seq) > MAX_SEQ:
-            raise ValueError
-        return int(seq)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidField("page_token", "is not a token this server issued") from None
+    version, _, seq = paging.decode_token(token, field).partition(":")
+    if version != "v1" or not seq.isascii() or not seq.isdigit() or int(seq) > MAX_SEQ:
+        raise paging.not_issued(field)
+    return int(seq)
 
 
 def check_receipt_keys(keys: Sequence[str]) -> None:

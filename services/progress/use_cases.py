@@ -26,13 +26,6 @@ def rollout_from_env() -> Rollout:
     )
 
 
-def _resume_position(token: str) -> int:
-    try:
-        return domain.decode_cursor(token)
-    except domain.InvalidField:
-        raise domain.InvalidField("resume_token", "is not a token this server issued") from None
-
-
 class ProgressUseCases:
     def __init__(self, repository: ProgressRepository, rollout: Rollout, metrics: ProgressMetrics) -> None:
         self._repository = repository
@@ -54,7 +47,11 @@ class ProgressUseCases:
         domain.check_profile(principal, profile_id)
         if page_token and resume_token:
             raise domain.InvalidField("resume_token", "set page_token or resume_token, not both")
-        after = domain.decode_cursor(page_token) if page_token else _resume_position(resume_token)
+        after = (
+            domain.decode_cursor(page_token)
+            if page_token
+            else domain.decode_cursor(resume_token, "resume_token")
+        )
         limit = domain.page_size(page_size)
         found = await self._repository.list_after(profile_id, after, limit + 1)
         records = found[:limit]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import jwt
 
-from services.runtime.errors import PermissionDenied, Unauthenticated, Unavailable
+from services.runtime.errors import InvalidField, PermissionDenied, Unauthenticated, Unavailable
 from services.runtime.keys import ISSUER
 
 log = logging.getLogger("studysync.auth")
@@ -31,6 +31,9 @@ class Principal:
     token: str
 
     def require_profile(self, profile_id: str) -> None:
+        """The one check that a request's profile is named and is one the caller may act for."""
+        if not profile_id:
+            raise InvalidField("profile_id", "is required")
         if profile_id not in self.profiles:
             raise PermissionDenied("the token may not act for this profile", field="profile_id")
 

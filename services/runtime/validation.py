@@ -83,6 +83,28 @@ def check_storable(field: str, value: str) -> None:
         raise InvalidField(field, "must not contain the NUL character (U+0000)")
 
 
+def check_text(field: str, value: str, max_length: int, *, required: bool = True) -> None:
+    """A text field: present unless optional, at most `max_length` characters, storable everywhere."""
+    if not value:
+        if required:
+            raise InvalidField(field, "is required")
+        return
+    if len(value) > max_length:
+        raise InvalidField(field, f"must be at most {max_length} characters")
+    check_storable(field, value)
+
+
+MAX_IDEMPOTENCY_KEY = 128  # the idempotency-key columns' width in progress and sync
+
+
+def check_idempotency_key(field: str, key: str) -> None:
+    """1–128 printable ASCII characters: keys are compared and stored exactly as sent (and hold no
+    control character, so a store may join them with one)."""
+    check_text(field, key, MAX_IDEMPOTENCY_KEY)
+    if not key.isascii() or not key.isprintable():
+        raise InvalidField(field, "must be printable ASCII")
+
+
 def parse_uuid(field: str, value: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)

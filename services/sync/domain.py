@@ -13,8 +13,10 @@ from datetime import UTC, datetime
 from services.runtime.errors import InvalidField
 from services.runtime.validation import (
     canonical_sha256,
+    check_idempotency_key,
     check_not_future,
     check_storable,
+    check_text,
     parse_rfc3339,
     parse_uuid,
 )
@@ -26,7 +28,6 @@ MAX_ATTEMPTS = 100
 MAX_RECEIPT_KEYS = 500  # as progress: a device settles a whole queue in one call
 MAX_USER_ID = 128  # the owner column's width
 MAX_ANSWERED_AT = 64  # the stored text's width: room for 35 fraction digits
-MAX_KEY_LENGTH = 128  # the idempotency_key columns' width (migration 0002), as progress allows
 ACKED, DUPLICATE, REJECTED = "acked", "duplicate", "rejected"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # What an RFC 3339 date-time is made of; checked with fullmatch, so no trailing newline slips
@@ -130,6 +131,8 @@ _UUID_SPELLING = re.compile(r"(urn:uuid:)?\{?[0-9A-Fa-f-]{32,36}\}?")
 
 def _uuid_text(field: str, value: str) -> str:
     """The canonical text of a UUID (the common, already-canonical case needs no parsing)."""
+    if not value:
+        raise InvalidField(field, "is required")
     if _CANONICAL_UUID.fullmatch(value):
         return value
     if not _UUID_SPELLING.fullmatch(value):
@@ -142,12 +145,7 @@ def idempotency_key_text(field: str, value: str) -> str:
     a UUID is stored in its canonical text (keys were UUIDs only before, stored canonically, so any
     spelling of a UUID key keeps matching). Printable ASCII also keeps the key free of the separator
     the PostgreSQL store joins keys with (see pg_store.KEY_SEPARATOR)."""
-    if not value:
-        raise InvalidField(field, "is required")
-    if len(value) > MAX_KEY_LENGTH:
-        raise InvalidField(field, f"must be at most {MAX_KEY_LENGTH} characters")
-    if not all(" " <= ch <= "~" for ch in value):
-        raise InvalidField(field, "must be printable ASCII")
+    check_idempotency_key(field, value)
     if _CANONICAL_UUID.fullmatch(value):
         return value
     if _UUID_SPELLING.fullmatch(value):
@@ -155,12 +153,6 @@ def idempotency_key_text(field: str, value: str) -> str:
             return str(parse_uuid(field, value))
         except InvalidField:
             return value  # looks like one but is not a UUID: an opaque key like any other
-    return value
-
-
-def _required(field: str, value: str) -> str:
-    if not value:
-        raise InvalidField(field, "is required")
     return value
 
 
@@ -182,9 +174,7 @@ def _instant(value: str) -> datetime:
 def validate_attempt(attempt: AttemptInput, now: datetime) -> ValidAttempt:
     """Raises Rejection (INVALID_FIELD naming the field, or PAYLOAD_HASH_MISMATCH)."""
     try:
-        client_attempt_id = _uuid_text(
-            "client_attempt_id", _required("client_attempt_id", attempt.client_attempt_id)
-        )
+        client_attempt_id = _uuid_text("client_attempt_id", attempt.client_attempt_id)
         key = idempotency_key_text("idempotency_key", attempt.idempotency_key)
         if bool(attempt.offline_session_id) == bool(attempt.session_id):
             raise InvalidField("offline_session_id", "set exactly one of offline_session_id and session_id")
@@ -194,7 +184,7 @@ def validate_attempt(attempt: AttemptInput, now: datetime) -> ValidAttempt:
             else None
         )
         session = _uuid_text("session_id", attempt.session_id) if attempt.session_id else None
-        question = _uuid_text("question_id", _required("question_id", attempt.question_id))
+        question = _uuid_text("question_id", attempt.question_id)
         if attempt.selected_option_index is None:
             raise InvalidField("selected_option_index", "is required")
         if attempt.selected_option_index < 0:
@@ -202,7 +192,7 @@ def validate_attempt(attempt: AttemptInput, now: datetime) -> ValidAttempt:
         answered_at = _instant(attempt.answered_at)
         check_not_future("answered_at", answered_at, now)
         package = _uuid_text("package_id", attempt.package_id) if attempt.package_id else None
-        _required("payload_hash", attempt.payload_hash)
+        check_text("payload_hash", attempt.payload_hash, 64)
         if not _HEX64.fullmatch(attempt.payload_hash):
             raise InvalidField("payload_hash", "must be 64 lowercase hex characters (SHA-256)")
     except InvalidField as error:

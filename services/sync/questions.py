@@ -10,6 +10,7 @@ import grpc
 
 from services.runtime.auth import ServiceCredentials
 from services.runtime.errors import Unavailable
+from services.runtime.scope import SCOPE_IDS
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
@@ -100,10 +101,7 @@ class QuestionSource:
             q.question_id: QuestionFacts(
                 len(q.options),
                 q.correct_index,
-                {
-                    tag: getattr(q, tag) if q.HasField(tag) else None
-                    for tag in ("year_id", "block_id", "theme_id")
-                },
+                {tag: getattr(q, tag) if q.HasField(tag) else None for tag in SCOPE_IDS},
             )
             for q in response.questions
         }

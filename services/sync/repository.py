@@ -15,6 +15,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from services.runtime.db import among, as_utc, reader, runs_to_completion
+from services.runtime.scope import SCOPE_IDS
 from services.sync import pg_store
 from services.sync.domain import SESSION_NOT_FOUND, Candidate, Rejection, Stored
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
@@ -31,7 +32,6 @@ _ANSWER_FIELDS = (
     "answered_at",
     "answered_at_text",
 )
-_SCOPE_TAGS = ("year_id", "block_id", "theme_id")
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _new_session_scopes(
 def _agreed_scope(so_far: dict[str, int | None] | None, scope: dict[str, int | None]) -> dict:
     """The scope tags a session's questions agree on; a tag they differ on is left unset."""
     if so_far is None:
-        return {tag: scope.get(tag) for tag in _SCOPE_TAGS}
+        return {tag: scope.get(tag) for tag in SCOPE_IDS}
     return {tag: value if value == scope.get(tag) else None for tag, value in so_far.items()}
 
 
@@ -300,7 +300,7 @@ class SyncRepository:
                 str(row.offline_session_id) if row.offline_session_id else None,
                 row.status,
                 row.mode,
-                {"year_id": row.year_id, "block_id": row.block_id, "theme_id": row.theme_id},
+                {tag: getattr(row, tag) for tag in SCOPE_IDS},
                 as_utc(row.created_at),
                 as_utc(row.updated_at),
                 [

@@ -16,12 +16,34 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from services.runtime.db import is_transient_db_error
-from services.runtime.errors import DomainError
+from services.runtime.errors import (
+    DomainError,
+    FailedPrecondition,
+    InvalidField,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from services.runtime.interceptors import UnaryBehavior, UnaryInterceptor
 from services.runtime.interceptors.request_id import current_request_id
 
 log = logging.getLogger("studysync.errors")
 DOMAIN = "studysync.dev"
+
+# Most specific first: a subclass of one of these maps as its base does.
+STATUS_BY_ERROR: tuple[tuple[type[DomainError], grpc.StatusCode], ...] = (
+    (InvalidField, grpc.StatusCode.INVALID_ARGUMENT),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+)
+
+
+def status_code_of(error: DomainError) -> grpc.StatusCode:
+    return next((code for kind, code in STATUS_BY_ERROR if isinstance(error, kind)), grpc.StatusCode.INTERNAL)
 
 
 def status_for(code: grpc.StatusCode, message: str, reason: str, field: str | None = None) -> grpc.Status:
@@ -42,7 +64,7 @@ class ErrorMappingInterceptor(UnaryInterceptor):
         try:
             return await call(request, context)
         except DomainError as error:
-            status = status_for(error.code, error.message, error.reason, error.field)
+            status = status_for(status_code_of(error), error.message, error.reason, error.field)
         except grpc.aio.AbortError:
             raise  # already a deliberate status
         except NotImplementedError:
