@@ -31,7 +31,7 @@ def _migrate(args: argparse.Namespace) -> int:
         for spec in SPECS:
             if args.service in (None, spec.name):
                 settings = spec.settings()
-                engine = db.create_engine(settings.database_url, settings.db_schema)
+                engine = db.create_engine(settings.database_url, settings.db_schema, settings.db_pool_size)
                 try:
                     await migrations.upgrade(engine, spec.migrations_dir, settings.db_schema)
                 finally:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from services.runtime.keys import ensure_dev_keys, mint_token, write_service_token
 from services.runtime.server import RunningService, ServiceSpec, create_server
 from services.runtime.settings import Settings
+from services.sync.settings import SyncSettings
 
 POSTGRES_URL = os.environ.get(
     "STUDYSYNC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -73,13 +74,14 @@ def service_settings(
         database_url=url,
         db_schema=f"t_{run_id}_{spec.name}",
         redis_url=None,
-        packages_address="127.0.0.1:1",
         state_dir=state,
         grace_seconds=1.0,
         max_message_bytes=16 * 1024 * 1024,
         migrate_on_start=True,
         concurrent_calls=spec.concurrent_calls,  # as deployed
     )
+    if spec.name == "sync" and "options" not in overrides:
+        overrides["options"] = SyncSettings("127.0.0.1:1")  # a packages address nothing answers
     return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
 
 

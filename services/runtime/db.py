@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -24,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 
-def create_engine(url: str, schema: str) -> AsyncEngine:
+def create_engine(url: str, schema: str, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -38,7 +37,7 @@ def create_engine(url: str, schema: str) -> AsyncEngine:
         # A fixed pool: requests beyond it wait for a connection (cheap) instead of opening overflow
         # connections that are closed again on return (a connect per request under load), and
         # processes × pool stays under PostgreSQL's max_connections (100 by default).
-        pool_size=int(os.environ.get("STUDYSYNC_DB_POOL_SIZE", "10")),
+        pool_size=pool_size,
         max_overflow=0,
         # No pre-ping: it costs a round trip per transaction. A dead connection fails that request
         # as UNAVAILABLE (the client retries; every write is idempotent) and the pool replaces it.

@@ -59,10 +59,16 @@ class ServiceSpec:
     migrations_dir: Path
     register: Callable[[grpc.aio.Server, Runtime], Any]
     concurrent_calls: int = 0  # default product RPCs worked on at once (0: no limit)
+    # The service's own settings from the environment (Settings.options); None if it has none.
+    options_from_env: Callable[[], object] = lambda: None
 
     def settings(self) -> Settings:
         return Settings.from_env(
-            self.name, self.default_port, self.default_metrics_port, self.concurrent_calls
+            self.name,
+            self.default_port,
+            self.default_metrics_port,
+            self.concurrent_calls,
+            self.options_from_env(),
         )
 
 
@@ -107,7 +113,7 @@ async def create_server(spec: ServiceSpec, settings: Settings | None = None) -> 
     """Migrates the service's schema, wires interceptors, health, reflection; binds (port 0 = any)."""
     settings = settings or spec.settings()
     tracing.configure(spec.name, settings.otlp_endpoint)
-    engine = db.create_engine(settings.database_url, settings.db_schema)
+    engine = db.create_engine(settings.database_url, settings.db_schema, settings.db_pool_size)
     tracing.instrument_sqlite(engine)
     if settings.migrate_on_start:
         await migrations.upgrade(engine, spec.migrations_dir, settings.db_schema)

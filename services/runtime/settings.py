@@ -33,7 +33,6 @@ class Settings:
     database_url: str
     db_schema: str
     redis_url: str | None
-    packages_address: str  # where the packages service answers gRPC (sync calls it)
     state_dir: Path
     grace_seconds: float
     max_message_bytes: int
@@ -55,10 +54,18 @@ class Settings:
     # STUDYSYNC_INSTANCE_ID: the dev stack's id for this run; health answers SERVING for the name
     # `studysync.instance.<id>` too, so the stack's readiness check knows it reached its own process.
     instance_id: str = ""
+    db_pool_size: int = 10  # PostgreSQL connections per process (processes × pool < max_connections)
+    # The service's own settings (e.g. where sync finds packages), read by its ServiceSpec.
+    options: object = None
 
     @classmethod
     def from_env(
-        cls, service: str, default_port: int, default_metrics_port: int, default_concurrent_calls: int = 0
+        cls,
+        service: str,
+        default_port: int,
+        default_metrics_port: int,
+        default_concurrent_calls: int = 0,
+        options: object = None,
     ) -> Settings:
         """Reads `<SERVICE>_*` variables first, then the shared `STUDYSYNC_*` ones."""
         prefix = service.upper()
@@ -77,7 +84,6 @@ class Settings:
             database_url=env("DATABASE_URL") or f"sqlite+aiosqlite:///{state / f'{service}.db'}",
             db_schema=env("DB_SCHEMA") or service,
             redis_url=env("REDIS_URL", os.environ.get("REDIS_URL")) or None,
-            packages_address=os.environ.get("PACKAGES_ADDR", "127.0.0.1:50052"),
             state_dir=state,
             grace_seconds=float(env("GRACE_SECONDS", "5") or 5),
             max_message_bytes=int(env("MAX_MESSAGE_BYTES", str(16 * 1024 * 1024)) or 0),
@@ -90,4 +96,6 @@ class Settings:
             max_metadata_bytes=int(env("MAX_METADATA_BYTES", str(256 * 1024)) or 256 * 1024),
             service_token_file=Path(token_file) if (token_file := env("SERVICE_TOKEN_FILE")) else None,
             instance_id=os.environ.get("STUDYSYNC_INSTANCE_ID", ""),
+            db_pool_size=int(env("DB_POOL_SIZE", "10") or 10),
+            options=options,
         )

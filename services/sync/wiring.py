@@ -14,15 +14,18 @@ from services.sync.cache import SyncCache
 from services.sync.questions import CHANNEL_OPTIONS, QuestionSource
 from services.sync.repository import SyncRepository
 from services.sync.servicer import SyncServicer
+from services.sync.settings import SyncSettings
 from services.sync.use_cases import SyncMetrics, SyncUseCases
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
+    options = runtime.settings.options
+    assert isinstance(options, SyncSettings), "sync runs with SyncSettings (SPEC.options_from_env)"
     metrics = SyncMetrics(runtime.registry)
     # sync → packages, gRPC only; the channel lives as long as the server.
     channel = grpc.aio.insecure_channel(
-        runtime.settings.packages_address, options=CHANNEL_OPTIONS, interceptors=tracing.client_interceptors()
+        options.packages_address, options=CHANNEL_OPTIONS, interceptors=tracing.client_interceptors()
     )
     runtime.closers.append(channel.close)
     breaker = None
@@ -47,5 +50,6 @@ SPEC = ServiceSpec(
     default_metrics_port=9103,
     migrations_dir=Path(__file__).parent / "migrations",
     register=register,
+    options_from_env=SyncSettings.from_env,
     concurrent_calls=4,  # a few batches at a time: more throughput, lower p99 (interceptors.admission)
 )

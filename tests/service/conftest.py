@@ -9,6 +9,7 @@ import pytest
 
 from services.packages.wiring import SPEC as PACKAGES
 from services.progress.wiring import SPEC as PROGRESS
+from services.sync.settings import SyncSettings
 from services.sync.wiring import SPEC as SYNC
 from studysync.packages.v1 import packages_service_pb2_grpc
 from studysync.progress.v1 import progress_service_pb2_grpc
@@ -55,7 +56,7 @@ async def sync_server(
         state,
         f"{run_id}{'r' if request.param == 'redis' else 'n'}",
         redis_url=REDIS_URL if request.param == "redis" else None,
-        packages_address=f"127.0.0.1:{packages_server.port}",
+        options=SyncSettings(f"127.0.0.1:{packages_server.port}"),
     )
     async for handle in serve_for_session(SYNC, settings):
         yield handle

@@ -15,6 +15,7 @@ import pytest
 import redis
 
 from devstack.stack import free_port
+from services.sync.settings import SyncSettings
 from services.sync.wiring import SPEC as SYNC
 from studysync.sync.v1 import sync_service_pb2 as pb
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
@@ -55,7 +56,7 @@ async def sync_on_private_redis(
         state,
         f"{run_id}p{uuid.uuid4().hex[:4]}",
         redis_url=f"redis://127.0.0.1:{port}/0",
-        packages_address=f"127.0.0.1:{packages_server.port}",
+        options=SyncSettings(f"127.0.0.1:{packages_server.port}"),
     )
     async for handle in serve_for_session(SYNC, settings):
         yield handle
@@ -97,7 +98,7 @@ async def test_packages_unreachable_is_unavailable_and_nothing_is_rejected(
     backend, state, run_id, make_token
 ):
     settings = service_settings(
-        SYNC, backend, state, f"{run_id}d", packages_address=f"127.0.0.1:{free_port()}"
+        SYNC, backend, state, f"{run_id}d", options=SyncSettings(f"127.0.0.1:{free_port()}")
     )
     async for handle in serve_for_session(SYNC, settings):
         stub = pb_grpc.SyncServiceStub(handle.channel)
