@@ -34,7 +34,7 @@ def payload_hash(answered_at: str, question_id: str, selected_option_index: int)
     """What the server checks: SHA-256 of the RFC 8785 JSON of the three fields, strings as sent."""
     import hashlib
 
-    document = {
+    document: dict[str, str | int] = {
         "answered_at": answered_at,
         "question_id": question_id,
         "selected_option_index": selected_option_index,

@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     config = config_from_env()
     if args.assets is not None:
         args.assets.mkdir(parents=True, exist_ok=True)
-        copied = {
+        copied: dict[str, Path] = {
             name: Path(shutil.copyfile(getattr(config, name), args.assets / getattr(config, name).name))
             for name in ("descriptor_path", "lua_path", "openapi_path")
         }
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> None:
         web = args.assets / "web"
         if web_files(config.web_dist):
             shutil.copytree(config.web_dist, web, dirs_exist_ok=True)
-        config = dataclasses.replace(config, **copied, web_dist=web)
+        config = dataclasses.replace(config, **copied, web_dist=web)  # type: ignore[arg-type]  # Path fields
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(render(config))
 

@@ -200,10 +200,12 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connec
     is dropped rather than handed to the next request."""
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None  # a checked-out connection always has one
         try:
-            yield raw.driver_connection
+            yield driver
         except BaseException as error:
-            lost = raw.driver_connection.is_closed() or isinstance(
+            lost = driver.is_closed() or isinstance(
                 error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError
             )
             if lost or not isinstance(error, asyncpg.PostgresError):

@@ -92,8 +92,10 @@ def _walk(
                 if depth + 1 > MAX_MESSAGE_DEPTH:
                     found.append(Problem(here, "is nested too deeply", too_deep=True))
                     return
-                wkt = inside_wkt or field.message_type.full_name.startswith("google.protobuf.")
-                _walk(field.message_type, data, start, pos, here, depth + 1, wkt, found)
+                message_type = field.message_type
+                assert message_type is not None  # a TYPE_MESSAGE field always has one
+                wkt = inside_wkt or message_type.full_name.startswith("google.protobuf.")
+                _walk(message_type, data, start, pos, here, depth + 1, wkt, found)
         else:
             raise _Malformed
     if pos != end and not found:

@@ -9,6 +9,7 @@ from typing import Any
 import grpc
 
 UnaryBehavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]]
 
 # Infrastructure RPCs that need no token and are not part of the product's metrics.
 PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
@@ -20,16 +21,17 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method
         if method.startswith(PUBLIC_METHOD_PREFIXES) and not self.applies_to_public:
             return handler
-        inner = handler.unary_unary
+        # On a grpc.aio server every handler is a coroutine function taking an aio context.
+        inner: UnaryBehavior = handler.unary_unary  # type: ignore[assignment]
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
             return await self.around(method, inner, request, context)
@@ -49,9 +51,9 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor):
 
 
 def metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
-    for item in context.invocation_metadata() or ():
-        if item.key == key:
-            return item.value if isinstance(item.value, str) else item.value.decode()
+    for name, value in context.invocation_metadata() or ():
+        if name == key:
+            return value if isinstance(value, str) else value.decode()
     return None
 
 

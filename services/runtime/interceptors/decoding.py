@@ -12,7 +12,7 @@ exception's text. This interceptor takes the raw bytes instead and parses them h
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import google._upb._message as upb_message
@@ -21,7 +21,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message import DecodeError
 
 from services.runtime.errors import InvalidField
-from services.runtime.interceptors import PUBLIC_METHOD_PREFIXES
+from services.runtime.interceptors import PUBLIC_METHOD_PREFIXES, Continuation, UnaryBehavior
 from services.runtime.wire import find_problem
 
 
@@ -52,9 +52,9 @@ def decode(method: str, deserialize: Callable[[bytes], Any], data: bytes) -> Any
 class DecodingInterceptor(grpc.aio.ServerInterceptor):
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if (
@@ -64,7 +64,8 @@ class DecodingInterceptor(grpc.aio.ServerInterceptor):
             or method.startswith(PUBLIC_METHOD_PREFIXES)
         ):
             return handler
-        inner, deserialize = handler.unary_unary, handler.request_deserializer
+        inner: UnaryBehavior = handler.unary_unary  # type: ignore[assignment]  # aio: a coroutine function
+        deserialize = handler.request_deserializer
 
         async def behavior(data: bytes, context: grpc.aio.ServicerContext) -> Any:
             return await inner(decode(method, deserialize, data), context)
