@@ -50,10 +50,12 @@ soak: install
 gen: install
 	$(PY) -m gateway.codegen
 
-## lint: ruff check and format check
+## lint: ruff (check and format), the import contracts (lint-imports) and mypy; .ci/run runs it
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check services gateway tests
+	$(VENV)/bin/ruff format --check services gateway clients devstack bench tests
+	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 
 ## clean: remove the venv, build output and the local state (.studysync: data and dev key)
 clean:
