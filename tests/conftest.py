@@ -14,6 +14,8 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.progress.domain import Rollout
+from services.progress.settings import ProgressSettings
 from services.runtime.keys import ensure_dev_keys, mint_token, write_service_token
 from services.runtime.server import RunningService, ServiceSpec, create_server
 from services.runtime.settings import Settings
@@ -82,6 +84,8 @@ def service_settings(
     )
     if spec.name == "sync" and "options" not in overrides:
         overrides["options"] = SyncSettings("127.0.0.1:1")  # a packages address nothing answers
+    if spec.name == "progress" and "options" not in overrides:
+        overrides["options"] = ProgressSettings(Rollout(100, frozenset(), frozenset()))  # the flag for all
     return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
 
 

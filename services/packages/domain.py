@@ -1,17 +1,17 @@
-"""Package rules: scopes, question validation, content hashes and HTTP cache validators.
+"""Package values and rules: scopes, question validation, content hashes and paging tokens.
 
-Knows nothing of gRPC or SQL.
+No I/O, and nothing of gRPC, SQL or HTTP.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from services.runtime import paging
 from services.runtime.errors import InvalidField
 from services.runtime.scope import SCOPE_IDS, SCOPE_KINDS, SCOPE_TAGS
 from services.runtime.validation import (
@@ -28,7 +28,8 @@ MAX_HELD = 500
 # scope_data travels as JSON numbers (doubles): larger ids could not be written back exactly, and a
 # client recomputing version_hash in JavaScript would get another number.
 MAX_SCOPE_ID = 2**53 - 1
-CACHE_CONTROL = "private, max-age=31536000, immutable"  # a published package never changes
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,39 @@ class Package:
     is_published: bool
     created_by: str
     created_at: datetime
+
+
+ScopeId = tuple[str, str]  # (scope kind, Scope.key): the versions of one scope
+
+
+@dataclass(frozen=True)
+class KnownPackage:
+    """A package as a comparison sees it: its summary, whether it is published, its scope's key."""
+
+    summary: PackageSummary
+    is_published: bool
+    scope_key: str
+
+    @property
+    def scope_id(self) -> ScopeId:
+        return (self.summary.scope, self.scope_key)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    current: list[tuple[str, str]]
+    stale: list[tuple[str, str, PackageSummary]]
+    gone: list[tuple[str, str]]
+    new_packages: list[PackageSummary]
+    next_page_token: str = ""
+
+
+@dataclass(frozen=True)
+class Download:
+    """A package read by a client: its version hash, and the package unless the client holds it."""
+
+    version_hash: str
+    package: Package | None  # None: the client's copy is current (not modified)
 
 
 def version_hash(scope: Scope, snapshots: list[dict[str, Any]]) -> str:
@@ -166,17 +200,55 @@ def parse_ids(field: str, values: list[str], limit: int = MAX_QUESTIONS_PER_CALL
     return ids
 
 
-_ENTITY_TAG = re.compile(r'\s*(?:W/)?"([^"]*)"\s*(?:,|$)')
+def check_filters(year_id: int | None, block_id: int | None, theme_id: int | None) -> dict[str, int]:
+    filters = {"year_id": year_id, "block_id": block_id, "theme_id": theme_id}
+    for key, value in filters.items():
+        if value is not None and value < 1:
+            raise InvalidField(key, "must be a positive integer")
+    return {k: v for k, v in filters.items() if v is not None}
 
 
-def if_none_match_hits(header: str | None, version_hash: str) -> bool:
-    """RFC 9110 §13.1.2: `*`, or a list of entity tags compared weakly (`W/"x"` matches `"x"`)."""
-    if header is None:
-        return False
-    if header.strip() == "*":
-        return True
-    return any(match.group(1) == version_hash for match in _ENTITY_TAG.finditer(header))
+def check_scope_filter(scope: str) -> str | None:
+    if scope and scope not in SCOPE_KINDS:
+        raise InvalidField("scope", f"must be one of {', '.join(SCOPE_KINDS)}")
+    return scope or None
 
 
-def etag(version_hash: str) -> str:
-    return f'"{version_hash}"'
+def default_name(scope: Scope) -> str:
+    """A generated package's name when the admin gives none, e.g. `Block 2 (year 1)`."""
+    primary = SCOPE_KINDS[scope.kind]
+    others = ", ".join(f"{k.removesuffix('_id')} {v}" for k, v in scope.data.items() if k != primary)
+    return f"{scope.kind.title()} {scope.data[primary]}" + (f" ({others})" if others else "")
+
+
+def encode_page(summary: PackageSummary) -> str:
+    return paging.encode_token(
+        f"{summary.published_at.isoformat() if summary.published_at else ''}|{summary.package_id}"
+    )
+
+
+def decode_page(token: str) -> tuple[datetime, uuid.UUID] | None:
+    if not token:
+        return None
+    moment, _, package_id = paging.decode_token(token).partition("|")
+    try:
+        return datetime.fromisoformat(moment), uuid.UUID(package_id)
+    except ValueError:
+        raise paging.not_issued() from None
+
+
+def encode_new_page(summary: PackageSummary) -> str:
+    return paging.encode_token(f"n1|{summary.scope}|{summary.package_id}")
+
+
+def decode_new_page(token: str) -> tuple[str, str] | None:
+    """The (scope, package_id) after which compare's `new_packages` continue."""
+    if not token:
+        return None
+    try:
+        version, scope, package_id = paging.decode_token(token).split("|")
+        if version != "n1" or scope not in SCOPE_KINDS:
+            raise ValueError
+        return scope, str(uuid.UUID(package_id))
+    except ValueError:
+        raise paging.not_issued() from None

@@ -1,4 +1,4 @@
-"""Storage of the question bank and the test packages."""
+"""Storage of the question bank and the test packages (the SQL PackagesStore)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from sqlalchemy import exc, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.packages.domain import Package, PackageSummary, Question, Scope
+from services.packages.domain import KnownPackage, Package, PackageSummary, Question, Scope, ScopeId
 from services.packages.models import PackageRow, QuestionRow
 from services.runtime.db import among, as_utc, driver_connection, reader, runs_to_completion
 from services.runtime.errors import FailedPrecondition
@@ -191,22 +191,24 @@ class PackagesRepository:
         async with self._reader.connect() as conn:
             return [_summary(row) for row in await conn.execute(query)]
 
-    async def summaries_by_id(self, ids: Sequence[uuid.UUID]) -> dict[str, tuple[PackageSummary, bool, str]]:
-        """id → (summary, is_published, scope_key)."""
+    async def summaries_by_id(self, ids: Sequence[uuid.UUID]) -> dict[str, KnownPackage]:
         if not ids:
             return {}
         async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(*SUMMARY_COLUMNS, P.c.is_published, P.c.scope_key).where(P.c.package_id.in_(ids))
             )
-            return {str(row.package_id): (_summary(row), row.is_published, row.scope_key) for row in result}
+            return {
+                str(row.package_id): KnownPackage(_summary(row), row.is_published, row.scope_key)
+                for row in result
+            }
 
     async def latest_published(
         self,
         scope: str | None = None,
         filters: dict[str, Any] | None = None,
-        scope_keys: Sequence[tuple[str, str]] | None = None,
-    ) -> dict[tuple[str, str], PackageSummary]:
+        scope_keys: Sequence[ScopeId] | None = None,
+    ) -> dict[ScopeId, PackageSummary]:
         """(scope, scope_key) → the newest published version, for matching scopes. Reads one row per
         scope, however many versions it has had (the unique index serves the NOT EXISTS)."""
         newer = P.alias("newer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from services.packages import http
 from services.packages.domain import Package, PackageSummary, Question
 from services.packages.use_cases import PackagesUseCases
 from services.runtime.auth import current_principal
@@ -103,12 +104,14 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
 
     async def GetTestPackage(self, request, context):  # noqa: N802
         current_principal()
-        answer = await self._use_cases.conditional_get(request.package_id, _header(context, "if-none-match"))
-        if answer.package is None:  # the Lua filter turns this into a bodiless 304
-            await context.send_initial_metadata((*answer.headers, ("x-http-status", "304")))
+        held = http.held_versions(_header(context, "if-none-match"))
+        download = await self._use_cases.get_package(request.package_id, held)
+        validators = http.validators(download.version_hash)
+        if download.package is None:  # the Lua filter turns this into a bodiless 304
+            await context.send_initial_metadata((*validators, ("x-http-status", "304")))
             return res.TestPackage()
-        await context.send_initial_metadata(answer.headers)
-        return package_to_proto(answer.package)
+        await context.send_initial_metadata(validators)
+        return package_to_proto(download.package)
 
     async def CompareTestPackages(self, request, context):  # noqa: N802
         current_principal()

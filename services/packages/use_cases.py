@@ -1,110 +1,19 @@
-"""The packages use cases: what each RPC does, in domain terms (no gRPC, no SQL)."""
+"""The packages use cases: what each RPC does, in domain terms (no gRPC, no SQL, no HTTP)."""
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter
-
 from services.packages import domain
-from services.packages.domain import Package, PackageSummary, Question, Scope
-from services.packages.repository import PackagesRepository
+from services.packages.domain import Comparison, Download, Package, PackageSummary, Question, Scope
+from services.packages.metrics import PackagesMetrics
+from services.packages.store import PackagesStore
 from services.runtime import paging
 from services.runtime.auth import Principal
 from services.runtime.errors import FailedPrecondition, InvalidField, NotFound
-from services.runtime.scope import SCOPE_KINDS, SCOPE_TAGS
+from services.runtime.scope import SCOPE_TAGS
 from services.runtime.validation import check_text, parse_uuid
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 200
-
-
-@dataclass(frozen=True)
-class Comparison:
-    current: list[tuple[str, str]]
-    stale: list[tuple[str, str, PackageSummary]]
-    gone: list[tuple[str, str]]
-    new_packages: list[PackageSummary]
-    next_page_token: str = ""
-
-
-@dataclass(frozen=True)
-class Conditional:
-    """The answer to a conditional GET: the validator headers, and the package unless it is a 304."""
-
-    headers: tuple[tuple[str, str], ...]
-    package: Package | None
-
-
-class PackagesMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.downloads = Counter(
-            "studysync_package_downloads",
-            "Package GETs by HTTP result (200 full, 304 not modified).",
-            ["result"],
-            registry=registry,
-        )
-        self.generated = Counter(
-            "studysync_package_generate",
-            "Generate calls by outcome (created / unchanged).",
-            ["outcome"],
-            registry=registry,
-        )
-
-
-def _filters(year_id: int | None, block_id: int | None, theme_id: int | None) -> dict[str, int]:
-    filters = {"year_id": year_id, "block_id": block_id, "theme_id": theme_id}
-    for key, value in filters.items():
-        if value is not None and value < 1:
-            raise InvalidField(key, "must be a positive integer")
-    return {k: v for k, v in filters.items() if v is not None}
-
-
-def _scope_filter(scope: str) -> str | None:
-    if scope and scope not in SCOPE_KINDS:
-        raise InvalidField("scope", f"must be one of {', '.join(SCOPE_KINDS)}")
-    return scope or None
-
-
-def _encode_page(summary: PackageSummary) -> str:
-    return paging.encode_token(
-        f"{summary.published_at.isoformat() if summary.published_at else ''}|{summary.package_id}"
-    )
-
-
-def _decode_page(token: str) -> tuple[datetime, uuid.UUID] | None:
-    if not token:
-        return None
-    moment, _, package_id = paging.decode_token(token).partition("|")
-    try:
-        return datetime.fromisoformat(moment), uuid.UUID(package_id)
-    except ValueError:
-        raise paging.not_issued() from None
-
-
-def _encode_new_page(summary: PackageSummary) -> str:
-    return paging.encode_token(f"n1|{summary.scope}|{summary.package_id}")
-
-
-def _decode_new_page(token: str) -> tuple[str, str] | None:
-    """The (scope, package_id) after which compare's `new_packages` continue."""
-    if not token:
-        return None
-    try:
-        version, scope, package_id = paging.decode_token(token).split("|")
-        if version != "n1" or scope not in SCOPE_KINDS:
-            raise ValueError
-        return scope, str(uuid.UUID(package_id))
-    except ValueError:
-        raise paging.not_issued() from None
-
-
-def _validators(version_hash: str) -> tuple[tuple[str, str], ...]:
-    """The same headers on 200, 304 and HEAD (RFC 9110 §15.4.5)."""
-    return (("etag", domain.etag(version_hash)), ("cache-control", domain.CACHE_CONTROL))
 
 
 def _not_published() -> NotFound:
@@ -112,8 +21,8 @@ def _not_published() -> NotFound:
 
 
 class PackagesUseCases:
-    def __init__(self, repository: PackagesRepository, metrics: PackagesMetrics) -> None:
-        self._repository = repository
+    def __init__(self, store: PackagesStore, metrics: PackagesMetrics) -> None:
+        self._store = store
         self._metrics = metrics
 
     # -- reading (any signed-in user)
@@ -127,29 +36,33 @@ class PackagesUseCases:
         page_size: int,
         page_token: str,
     ) -> tuple[list[PackageSummary], str]:
-        limit = paging.page_limit(page_size, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
-        found = await self._repository.list_published(
-            _scope_filter(scope), _filters(year_id, block_id, theme_id), limit + 1, _decode_page(page_token)
+        limit = paging.page_limit(page_size, domain.MAX_PAGE_SIZE, domain.DEFAULT_PAGE_SIZE)
+        found = await self._store.list_published(
+            domain.check_scope_filter(scope),
+            domain.check_filters(year_id, block_id, theme_id),
+            limit + 1,
+            domain.decode_page(page_token),
         )
         page = found[:limit]
-        return page, _encode_page(page[-1]) if len(found) > limit else ""
+        return page, domain.encode_page(page[-1]) if len(found) > limit else ""
 
-    async def conditional_get(self, package_id: str, if_none_match: str | None) -> Conditional:
-        """A revalidation reads only the stored hash: no questions are loaded and nothing is hashed.
-        A plain GET reads the package once."""
+    async def get_package(self, package_id: str, held: Callable[[str], bool] | None = None) -> Download:
+        """A published package, unless `held` says the client holds its version (a revalidation:
+        then only the stored hash is read, no questions are loaded and nothing is hashed). Without
+        `held` (a plain read) the package is read once."""
         key = parse_uuid("package_id", package_id)
-        if if_none_match is not None:
-            version_hash = await self._repository.validator(key)
+        if held is not None:
+            version_hash = await self._store.validator(key)
             if version_hash is None:
                 raise _not_published()
-            if domain.if_none_match_hits(if_none_match, version_hash):
+            if held(version_hash):
                 self._metrics.downloads.labels("304").inc()
-                return Conditional(_validators(version_hash), None)
-        package = await self._repository.package(key)
+                return Download(version_hash, None)
+        package = await self._store.package(key)
         if package is None or not package.is_published:
             raise _not_published()
         self._metrics.downloads.labels("200").inc()
-        return Conditional(_validators(package.summary.version_hash), package)
+        return Download(package.summary.version_hash, package)
 
     async def compare(
         self,
@@ -161,31 +74,30 @@ class PackagesUseCases:
         page_size: int = 0,
         page_token: str = "",
     ) -> Comparison:
-        limit = paging.page_limit(page_size, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
-        after = _decode_new_page(page_token)
+        limit = paging.page_limit(page_size, domain.MAX_PAGE_SIZE, domain.DEFAULT_PAGE_SIZE)
+        after = domain.decode_new_page(page_token)
         if len(held) > domain.MAX_HELD:
             raise InvalidField("held", f"must hold at most {domain.MAX_HELD} packages")
         ids = [parse_uuid(f"held[{n}].package_id", package_id) for n, (package_id, _) in enumerate(held)]
-        known = await self._repository.summaries_by_id(ids)
-        scopes = {(s.scope, key) for s, published, key in known.values() if published}
-        latest = await self._repository.latest_published(scope_keys=sorted(scopes))
+        known = await self._store.summaries_by_id(ids)
+        scopes = {k.scope_id for k in known.values() if k.is_published}
+        latest = await self._store.latest_published(scope_keys=sorted(scopes))
         current, stale, gone = [], [], []
         # Scopes the device holds a valid copy of (current or stale); a gone copy's scope is offered anew.
-        held_scopes: set[tuple[str, str]] = set()
+        held_scopes: set[domain.ScopeId] = set()
         for (package_id, version_hash), key in zip(held, ids, strict=True):
             entry = known.get(str(key))
-            if entry is None or not entry[1] or entry[0].version_hash != version_hash:
+            if entry is None or not entry.is_published or entry.summary.version_hash != version_hash:
                 gone.append((package_id, version_hash))
                 continue
-            scope_id = (entry[0].scope, entry[2])
-            held_scopes.add(scope_id)
-            newest = latest[scope_id]
-            if newest.package_id == entry[0].package_id:
+            held_scopes.add(entry.scope_id)
+            newest = latest[entry.scope_id]
+            if newest.package_id == entry.summary.package_id:
                 current.append((package_id, version_hash))
             else:
                 stale.append((package_id, version_hash, newest))
-        matching = await self._repository.latest_published(
-            _scope_filter(scope), _filters(year_id, block_id, theme_id)
+        matching = await self._store.latest_published(
+            domain.check_scope_filter(scope), domain.check_filters(year_id, block_id, theme_id)
         )
         new = sorted(
             (s for scope_id, s in matching.items() if scope_id not in held_scopes),
@@ -193,7 +105,7 @@ class PackagesUseCases:
         )
         if after is not None:
             new = [s for s in new if (s.scope, s.package_id) > after]
-        token = _encode_new_page(new[limit - 1]) if len(new) > limit else ""
+        token = domain.encode_new_page(new[limit - 1]) if len(new) > limit else ""
         return Comparison(current, stale, gone, new[:limit], token)
 
     async def questions(self, question_ids: list[str], package_id: str) -> list[Question]:
@@ -201,7 +113,7 @@ class PackagesUseCases:
         if bool(question_ids) == bool(package_id):
             raise InvalidField("question_ids", "set exactly one of question_ids and package_id")
         if package_id:
-            package = await self._repository.package(parse_uuid("package_id", package_id))
+            package = await self._store.package(parse_uuid("package_id", package_id))
             if package is None:
                 raise NotFound("no package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
             if not package.is_published:  # a draft may still change: nothing is scored against it
@@ -211,7 +123,7 @@ class PackagesUseCases:
             tags = package.summary.scope_data
             return [Question(**q, **{k: tags.get(k) for k in SCOPE_TAGS}) for q in package.questions]
         ids = domain.parse_ids("question_ids", question_ids)
-        found = await self._repository.questions_by_id(ids)
+        found = await self._store.questions_by_id(ids)
         return [found[i] for i in ids if i in found]
 
     # -- admin
@@ -223,7 +135,7 @@ class PackagesUseCases:
         valid = [domain.validate_question(q, f"questions[{n}]") for n, q in enumerate(questions)]
         if len({q.question_id for q in valid}) != len(valid):
             raise InvalidField("questions", "must not repeat a question_id")
-        return await self._repository.upsert_questions(valid)
+        return await self._store.upsert_questions(valid)
 
     async def create_draft(
         self,
@@ -240,7 +152,7 @@ class PackagesUseCases:
         scope = domain.parse_scope(scope_kind, scope_data)
         if question_ids:
             ids = domain.parse_ids("question_ids", question_ids)
-            found = await self._repository.questions_by_id(ids)
+            found = await self._store.questions_by_id(ids)
             unknown = [i for i in ids if i not in found]
             if unknown:
                 raise InvalidField(
@@ -250,7 +162,7 @@ class PackagesUseCases:
         else:
             questions = await self._bank_questions(scope)
         snapshots = [q.snapshot() for q in questions]
-        package, _ = await self._repository.add_version(
+        package, _ = await self._store.add_version(
             scope,
             name,
             description,
@@ -264,7 +176,7 @@ class PackagesUseCases:
 
     async def publish(self, principal: Principal, package_id: str) -> Package:
         principal.require_role("admin")
-        package = await self._repository.publish(parse_uuid("package_id", package_id))
+        package = await self._store.publish(parse_uuid("package_id", package_id))
         if package is None:
             raise NotFound("no package with this id", reason="PACKAGE_NOT_FOUND", field="package_id")
         return package
@@ -282,12 +194,9 @@ class PackagesUseCases:
         check_text("name", name, 200, required=False)
         check_text("description", description, 2000, required=False)
         snapshots = [q.snapshot() for q in await self._bank_questions(scope)]
-        primary = SCOPE_KINDS[scope.kind]
-        others = ", ".join(f"{k.removesuffix('_id')} {v}" for k, v in scope.data.items() if k != primary)
-        label = f"{scope.kind.title()} {scope.data[primary]}" + (f" ({others})" if others else "")
-        package, created = await self._repository.add_version(
+        package, created = await self._store.add_version(
             scope,
-            name or label,
+            name or domain.default_name(scope),
             description,
             snapshots,
             domain.version_hash(scope, snapshots),
@@ -299,7 +208,7 @@ class PackagesUseCases:
         return package, created
 
     async def _bank_questions(self, scope: Scope) -> list[Question]:
-        questions = await self._repository.bank_matching(scope)
+        questions = await self._store.bank_matching(scope)
         if not questions:
             raise InvalidField(
                 "scope_data", "no question in the bank matches this scope", reason="EMPTY_SCOPE"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import grpc
 
+from services.packages.metrics import PackagesMetrics
 from services.packages.repository import PackagesRepository
 from services.packages.servicer import PackagesServicer
-from services.packages.use_cases import PackagesMetrics, PackagesUseCases
+from services.packages.use_cases import PackagesUseCases
 from services.runtime.server import Runtime, ServiceSpec
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 

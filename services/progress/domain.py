@@ -1,6 +1,6 @@
-"""Progress rules: validate items, tell new from duplicate from key reuse, flag rollout.
+"""Progress values and rules: validate items, tell new from duplicate from key reuse, flag rollout.
 
-Knows nothing of gRPC or SQL: the servicer hands it plain items, the repository stores them.
+No I/O: the use cases hand it plain items and what the store answered.
 """
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from services.runtime import paging
 from services.runtime.auth import Principal
@@ -69,6 +69,23 @@ class Stored:
 
 
 @dataclass(frozen=True)
+class StoredRecord:
+    """A stored item as read back; `seq` orders a profile's items (the cursors' position)."""
+
+    seq: int
+    server_id: str
+    profile_id: str
+    idempotency_key: str
+    activity_type: str
+    content_id: str
+    score: float
+    duration_seconds: float | None
+    meta_data: dict | None
+    occurred_at: datetime
+    server_received_at: datetime
+
+
+@dataclass(frozen=True)
 class ItemResult:
     idempotency_key: str
     status: str
@@ -76,12 +93,6 @@ class ItemResult:
     error: str | None = None
     error_code: str | None = None
     occurred_at: datetime | None = None  # set when stored now: for the replay-age metric
-
-
-class ProgressStore(Protocol):
-    async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
-        """Stores the items whose keys are new; returns every key's stored row and whether it is new."""
-        ...
 
 
 def _compact_json(value: Any) -> str:
@@ -152,52 +163,43 @@ def check_batch(principal: Principal, profile_id: str, item_count: int) -> None:
         raise InvalidField("items", f"must hold 1 to {MAX_ITEMS} items, got {item_count}")
 
 
-async def record_batch(
-    store: ProgressStore, principal: Principal, profile_id: str, items: Sequence[ProgressItem]
-) -> list[ItemResult]:
-    """One result per item, in request order. A key repeated inside the batch behaves as if the
-    copies came in separate batches, in order: the first decides, the later ones compare to it."""
-    check_batch(principal, profile_id, len(items))
-    now = datetime.now(UTC)
+def check_items(items: Sequence[ProgressItem], now: datetime) -> list[ValidItem | DomainError]:
+    """Each item checked on its own: a bad item is answered with its error, the others go on."""
     checked: list[ValidItem | DomainError] = []
-    first_by_key: dict[str, ValidItem] = {}
     for item in items:
         try:
-            valid = validate_item(item, now)
+            checked.append(validate_item(item, now))
         except DomainError as error:
             checked.append(error)
-            continue
-        checked.append(valid)
-        first_by_key.setdefault(valid.idempotency_key, valid)
+    return checked
 
-    stored = await store.record(profile_id, list(first_by_key.values())) if first_by_key else {}
 
-    results: list[ItemResult] = []
-    answered: set[str] = set()
-    for item, outcome in zip(items, checked, strict=True):
-        if isinstance(outcome, DomainError):
-            results.append(
-                ItemResult(item.idempotency_key, ERROR, error=outcome.message, error_code=outcome.reason)
-            )
-            continue
-        row, is_new = stored[outcome.idempotency_key]
-        if row.fingerprint != outcome.fingerprint:
-            results.append(
-                ItemResult(
-                    outcome.idempotency_key,
-                    ERROR,
-                    error="idempotency_key: already used for different content",
-                    error_code="IDEMPOTENCY_KEY_REUSED",
-                )
-            )
-        elif is_new and outcome.idempotency_key not in answered:
-            results.append(
-                ItemResult(outcome.idempotency_key, OK, server_id=row.server_id, occurred_at=row.occurred_at)
-            )
-        else:
-            results.append(ItemResult(outcome.idempotency_key, DUPLICATE, server_id=row.server_id))
-        answered.add(outcome.idempotency_key)
-    return results
+def first_of_each_key(checked: Iterable[ValidItem | DomainError]) -> list[ValidItem]:
+    """The valid items to store: a key repeated inside a batch is decided by its first copy."""
+    first_by_key: dict[str, ValidItem] = {}
+    for outcome in checked:
+        if isinstance(outcome, ValidItem):
+            first_by_key.setdefault(outcome.idempotency_key, outcome)
+    return list(first_by_key.values())
+
+
+def error_result(idempotency_key: str, error: DomainError) -> ItemResult:
+    return ItemResult(idempotency_key, ERROR, error=error.message, error_code=error.reason)
+
+
+def stored_result(item: ValidItem, row: Stored, is_new: bool, answered: bool) -> ItemResult:
+    """A copy of a key compared to what is stored for it. Other content is a key reuse; the first
+    answer for a key stored just now is `ok`; every other copy is a `duplicate` of the stored row."""
+    if row.fingerprint != item.fingerprint:
+        return ItemResult(
+            item.idempotency_key,
+            ERROR,
+            error="idempotency_key: already used for different content",
+            error_code="IDEMPOTENCY_KEY_REUSED",
+        )
+    if is_new and not answered:
+        return ItemResult(item.idempotency_key, OK, server_id=row.server_id, occurred_at=row.occurred_at)
+    return ItemResult(item.idempotency_key, DUPLICATE, server_id=row.server_id)
 
 
 @dataclass(frozen=True)

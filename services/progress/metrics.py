@@ -1,4 +1,4 @@
-"""Progress metrics (the seed's "Monitor" line): items by status, batches, retries, replay age."""
+"""Progress metrics: items by status, batches, client retries, replay age."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.progress.domain import ItemResult
 from services.runtime.interceptors.metrics import REPLAY_AGE_BUCKETS
-
-RETRY_HEADER = "x-client-retry"  # how many times the client has sent this request before (0 = first)
 
 
 class ProgressMetrics:
@@ -31,7 +29,7 @@ class ProgressMetrics:
         )
         self.client_retries = Counter(
             "studysync_progress_client_retries",
-            f"Batches that clients re-sent (header {RETRY_HEADER} > 0), by retry number (capped at 10).",
+            "Batches that clients re-sent (header x-client-retry > 0), by retry number (capped at 10).",
             ["retry"],
             registry=registry,
         )

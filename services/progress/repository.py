@@ -1,18 +1,17 @@
-"""Storage of progress items: set-based statements, one transaction per batch."""
+"""Storage of progress items (the SQL ProgressStore): set-based statements, one transaction per batch."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.progress.domain import Stored, ValidItem
+from services.progress.domain import Stored, StoredRecord, ValidItem
 from services.progress.models import ProgressRow
 from services.runtime.db import as_utc, driver_connection, reader, runs_to_completion
 
@@ -58,21 +57,6 @@ _PG_INSERT = (
     + f") WITH ORDINALITY AS item({', '.join(_COLUMN_TYPES)}, position) "
     "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id::text"
 )
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    seq: int
-    server_id: str
-    profile_id: str
-    idempotency_key: str
-    activity_type: str
-    content_id: str
-    score: float
-    duration_seconds: float | None
-    meta_data: dict | None
-    occurred_at: datetime
-    server_received_at: datetime
 
 
 class ProgressRepository:

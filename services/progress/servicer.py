@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from services.progress.domain import ItemResult, ProgressItem
-from services.progress.metrics import RETRY_HEADER
-from services.progress.repository import StoredRecord
+from services.progress.domain import ItemResult, ProgressItem, StoredRecord
 from services.progress.use_cases import ProgressUseCases
 from services.runtime.auth import current_principal
 from services.runtime.interceptors import metadata_value
@@ -14,6 +12,8 @@ from services.runtime.proto_values import dict_to_struct, timestamp, value_to_py
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 from studysync.progress.v1 import resources_pb2 as res
+
+RETRY_HEADER = "x-client-retry"  # how many times the client has sent this request before (0 = first)
 
 
 def item_from_proto(item: res.ProgressItem) -> ProgressItem:

@@ -1,4 +1,4 @@
-"""Package rules without a server: the content hash, scopes and If-None-Match."""
+"""Package rules without a server: the content hash, scopes and questions."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import pytest
 from services.packages.domain import (
     MAX_SCOPE_ID,
     Question,
-    etag,
-    if_none_match_hits,
     parse_scope,
     validate_question,
     version_hash,
@@ -113,28 +111,5 @@ def test_bad_questions_name_the_field(question, field):
     assert caught.value.field == field
 
 
-@pytest.mark.parametrize(
-    ("header", "hit"),
-    [
-        (None, False),
-        ('"abc"', True),
-        ('W/"abc"', True),
-        ('"zzz", W/"abc"', True),
-        ('"zzz" , "yyy"', False),
-        ("*", True),
-        ('"ab"', False),
-        ('W/"zzz",W/"abc"', True),  # no space after the comma
-        ('"ABC"', False),  # entity tags compare case-sensitively
-        ("abc", False),  # not a quoted entity tag
-    ],
-)
-def test_if_none_match_is_a_weak_comparison_over_a_list(header, hit):
-    assert if_none_match_hits(header, "abc") is hit
-
-
 def test_the_largest_scope_id_a_json_number_holds_exactly_is_accepted():
     assert parse_scope("BLOCK", {"block_id": float(MAX_SCOPE_ID)}).data == {"block_id": MAX_SCOPE_ID}
-
-
-def test_etag_is_strong_and_quoted():
-    assert etag("abc") == '"abc"'

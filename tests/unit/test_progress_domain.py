@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.progress.domain import Rollout, decode_cursor, encode_cursor
+from services.progress.settings import ProgressSettings
 from services.runtime.errors import InvalidField
 
 
@@ -28,6 +29,18 @@ def test_allow_and_deny_lists_override_the_percentage():
     assert Rollout(0, frozenset({"vip"}), frozenset()).enabled_for("vip")
     assert not Rollout(100, frozenset(), frozenset({"blocked"})).enabled_for("blocked")
     assert rollout.enabled_for("vip") and not rollout.enabled_for("blocked")
+
+
+def test_the_rollout_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    for name in ("PROGRESS_OFFLINE_ROLLOUT_PERCENT", "PROGRESS_OFFLINE_ALLOW", "PROGRESS_OFFLINE_DENY"):
+        monkeypatch.delenv(name, raising=False)
+    assert ProgressSettings.from_env().offline_rollout == Rollout(100, frozenset(), frozenset())
+    monkeypatch.setenv("PROGRESS_OFFLINE_ROLLOUT_PERCENT", "12.5")
+    monkeypatch.setenv("PROGRESS_OFFLINE_ALLOW", " vip, ,other ")
+    monkeypatch.setenv("PROGRESS_OFFLINE_DENY", "blocked")
+    assert ProgressSettings.from_env().offline_rollout == Rollout(
+        12.5, frozenset({"vip", "other"}), frozenset({"blocked"})
+    )
 
 
 def test_cursor_round_trips_and_rejects_foreign_tokens():
