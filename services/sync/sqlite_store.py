@@ -7,9 +7,9 @@ import os
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import Table, or_, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -29,9 +29,9 @@ from services.sync.domain import (
 )
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
 
-A = AttemptRow.__table__
-S = SessionRow.__table__
-SA = SessionAnswerRow.__table__
+A = cast(Table, AttemptRow.__table__)
+S = cast(Table, SessionRow.__table__)
+SA = cast(Table, SessionAnswerRow.__table__)
 
 
 def _random_uuids(count: int) -> list[uuid.UUID]:

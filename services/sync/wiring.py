@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -22,7 +23,7 @@ from services.sync.store import SyncStore
 from services.sync.use_cases import SyncUseCases
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
 
-STORES = {"postgresql": PgSyncStore, "sqlite": SqliteSyncStore}
+STORES: dict[str, Callable[[AsyncEngine], SyncStore]] = {"postgresql": PgSyncStore, "sqlite": SqliteSyncStore}
 
 
 def sync_store(engine: AsyncEngine) -> SyncStore:
