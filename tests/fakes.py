@@ -7,6 +7,7 @@ the calls it got, so a test can tell that a refused request never reached storag
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from typing import Any
 from services.packages.domain import KnownPackage, Package, PackageSummary, Question, Scope, ScopeId
 from services.progress.domain import Stored, StoredRecord, ValidItem
 from services.runtime.errors import FailedPrecondition
+from services.sync import domain as sync_domain
 
 # -- progress
 
@@ -229,3 +231,197 @@ class FakePackagesStore:
         )
         self.packages[summary.package_id] = published
         return published
+
+
+# -- sync
+
+
+@dataclasses.dataclass
+class _FakeSession:
+    offline_session_id: str | None
+    status: str
+    mode: str
+    scope: dict[str, int | None]
+    created_at: datetime
+    updated_at: datetime
+    answers: dict[str, dict] = dataclasses.field(default_factory=dict)  # question id → the counting answer
+
+
+class FakeSyncStore:
+    """SyncStore in memory. `calls` lists the methods called, in order (a refused request must
+    leave it empty); `sessions` is keyed by (user, server session id)."""
+
+    def __init__(self) -> None:
+        self.attempts: dict[tuple[str, str], sync_domain.Stored] = {}
+        self.sessions: dict[tuple[str, str], _FakeSession] = {}
+        self.calls: list[str] = []
+        self._order = itertools.count()  # first-answered order of session answers
+
+    def add_session(self, user_id: str, offline_session_id: str | None = None) -> str:
+        """A session of this user made outside a batch (e.g. online); returns its server id."""
+        session_id = str(uuid.uuid4())
+        now = datetime.now(UTC)
+        self.sessions[(user_id, session_id)] = _FakeSession(
+            offline_session_id, sync_domain.NEW_SESSION_STATUS, sync_domain.NEW_SESSION_MODE, {}, now, now
+        )
+        return session_id
+
+    async def store(
+        self,
+        user_id: str,
+        candidates: Sequence[sync_domain.Candidate],
+        known_sessions: dict[str, str],
+        also_check: Sequence[str] = (),
+    ) -> dict[str, sync_domain.Stored | sync_domain.Rejection]:
+        self.calls.append("store")
+        now = datetime.now(UTC)
+        outcome: dict[str, sync_domain.Stored | sync_domain.Rejection] = {}
+        for key in [c.attempt.idempotency_key for c in candidates] + list(also_check):
+            if (stored := self.attempts.get((user_id, key))) is not None:
+                outcome[key] = sync_domain.Stored(
+                    stored.server_attempt_id, stored.session_id, stored.fingerprint, False
+                )
+        fresh = [c for c in candidates if c.attempt.idempotency_key not in outcome]
+        mapping = dict(known_sessions)
+        for offline, scope in sync_domain.new_session_scopes(fresh, known_sessions).items():
+            mapping[offline] = self._offline_session(user_id, offline, scope, now)
+        for candidate in fresh:
+            attempt = candidate.attempt
+            if attempt.offline_session_id:
+                session_id = mapping[attempt.offline_session_id]
+            elif (user_id, attempt.session_id) in self.sessions:
+                session_id = attempt.session_id
+            else:
+                outcome[attempt.idempotency_key] = sync_domain.SESSION_NOT_FOUND
+                continue
+            stored = sync_domain.Stored(str(uuid.uuid4()), session_id, attempt.fingerprint, True)
+            self.attempts[(user_id, attempt.idempotency_key)] = stored
+            outcome[attempt.idempotency_key] = stored
+            self._count(self.sessions[(user_id, session_id)], candidate, stored, now)
+        return outcome
+
+    def _offline_session(
+        self, user_id: str, offline: str, scope: dict[str, int | None], now: datetime
+    ) -> str:
+        for (owner, session_id), session in self.sessions.items():
+            if owner == user_id and session.offline_session_id == offline:
+                return session_id
+        session_id = str(uuid.uuid4())
+        self.sessions[(user_id, session_id)] = _FakeSession(
+            offline, sync_domain.NEW_SESSION_STATUS, sync_domain.NEW_SESSION_MODE, scope, now, now
+        )
+        return session_id
+
+    def _count(
+        self,
+        session: _FakeSession,
+        candidate: sync_domain.Candidate,
+        stored: sync_domain.Stored,
+        now: datetime,
+    ) -> None:
+        attempt = candidate.attempt
+        answer = {
+            "server_attempt_id": stored.server_attempt_id,
+            "idempotency_key": attempt.idempotency_key,
+            "selected_option_index": attempt.source.selected_option_index,
+            "is_correct": candidate.is_correct,
+            "answered_at": attempt.answered_at,
+            "answered_at_text": attempt.source.answered_at,
+        }
+        assert set(answer) == set(sync_domain.ANSWER_FIELDS)
+        current = session.answers.get(attempt.question_id)
+        if current is None:
+            session.answers[attempt.question_id] = {**answer, "first": next(self._order)}
+        elif sync_domain.answer_rank(attempt.answered_at, attempt.idempotency_key) > sync_domain.answer_rank(
+            current["answered_at"], current["idempotency_key"]
+        ):
+            current.update(answer)
+        session.updated_at = now
+
+    async def session(self, user_id: str, session_id: uuid.UUID) -> sync_domain.SessionView | None:
+        self.calls.append("session")
+        session = self.sessions.get((user_id, str(session_id)))
+        if session is None:
+            return None
+        answers = sorted(session.answers.items(), key=lambda item: (item[1]["first"], item[0]))
+        return sync_domain.SessionView(
+            str(session_id),
+            session.offline_session_id,
+            session.status,
+            session.mode,
+            dict(session.scope),
+            session.created_at,
+            session.updated_at,
+            [
+                {
+                    "question_id": question_id,
+                    "selected_option_index": a["selected_option_index"],
+                    "is_correct": a["is_correct"],
+                    "answered_at": a["answered_at_text"],
+                    "server_attempt_id": a["server_attempt_id"],
+                }
+                for question_id, a in answers
+            ],
+        )
+
+    async def receipts(self, user_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        self.calls.append("receipts")
+        return {
+            key: (stored.server_attempt_id, stored.session_id)
+            for key in keys
+            if (stored := self.attempts.get((user_id, key))) is not None
+        }
+
+
+class FakeQuestions:
+    """QuestionLookup in memory: the bank's questions, and packages (None: a draft). `fetches` lists
+    each call as (question ids, package id)."""
+
+    def __init__(
+        self,
+        bank: dict[str, sync_domain.QuestionFacts] | None = None,
+        packages: dict[str, dict[str, sync_domain.QuestionFacts] | None] | None = None,
+    ) -> None:
+        self.bank = dict(bank or {})
+        self.packages = dict(packages or {})
+        self.fetches: list[tuple[list[str], str | None]] = []
+
+    async def fetch(
+        self, question_ids: list[str], package_id: str | None
+    ) -> dict[str, sync_domain.QuestionFacts]:
+        self.fetches.append((list(question_ids), package_id))
+        if package_id is None:
+            return {q: self.bank[q] for q in question_ids if q in self.bank}
+        if package_id not in self.packages:
+            return {}
+        snapshot = self.packages[package_id]
+        if snapshot is None:
+            raise sync_domain.PackageNotPublished()
+        return dict(snapshot)
+
+
+class FakeResultCache:
+    """ResultCache in memory; `remembered` lists what each remember call was given."""
+
+    def __init__(self) -> None:
+        self.results: dict[tuple[str, str], sync_domain.Stored] = {}
+        self.sessions: dict[tuple[str, str], str] = {}
+        self.remembered: list[tuple[dict[str, sync_domain.Stored], dict[str, str]]] = []
+
+    async def lookup(
+        self, user_id: str, keys: Sequence[str], offline_sessions: Sequence[str]
+    ) -> tuple[dict[str, sync_domain.Stored], dict[str, str]]:
+        results = {
+            key: sync_domain.Stored(s.server_attempt_id, s.session_id, s.fingerprint, False)
+            for key in keys
+            if (s := self.results.get((user_id, key))) is not None
+        }
+        sessions = {o: s for o in offline_sessions if (s := self.sessions.get((user_id, o))) is not None}
+        return results, sessions
+
+    async def remember(
+        self, user_id: str, results: dict[str, sync_domain.Stored], sessions: dict[str, str]
+    ) -> None:
+        self.remembered.append((dict(results), dict(sessions)))
+        self.results.update({(user_id, key): stored for key, stored in results.items()})
+        self.sessions.update({(user_id, offline): session for offline, session in sessions.items()})

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
-from sqlalchemy import ColumnElement, Table, TextClause, any_, event, literal, text
+from sqlalchemy import ColumnElement, any_, event, literal
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
@@ -87,18 +87,6 @@ def as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
-_PG_ARRAY_TYPES = {
-    "String": "varchar",
-    "Uuid": "uuid",
-    "Integer": "int4",
-    "BigInteger": "int8",
-    "Boolean": "bool",
-    "DateTime": "timestamptz",
-    "Double": "float8",
-    "Text": "text",
-}
-
-
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -109,22 +97,6 @@ def among(engine: AsyncEngine, column: Any, values: Sequence[Any]) -> ColumnElem
     if engine.dialect.name == "postgresql":
         return column == any_(literal(list(values), postgresql.ARRAY(column.type)))
     return column.in_(values)
-
-
-def unnest_insert(table: Table, suffix: str = "") -> tuple[TextClause, Callable[[list[dict]], dict]]:
-    """PostgreSQL: `INSERT INTO table SELECT * FROM unnest(col arrays…) <suffix>` and a function that turns
-    rows into its parameters. One parameter per column instead of one per value: the driver encodes
-    each array in C, far cheaper than SQLAlchemy's per-value handling of a multi-row VALUES."""
-    columns = list(table.columns)
-    arrays = ", ".join(f"CAST(:{c.name} AS {_PG_ARRAY_TYPES[type(c.type).__name__]}[])" for c in columns)
-    statement = text(
-        f"INSERT INTO {table.name} ({', '.join(c.name for c in columns)}) SELECT * FROM unnest({arrays}) {suffix}"
-    )
-
-    def params(rows: list[dict]) -> dict:
-        return {c.name: [row[c.name] for row in rows] for c in columns}
-
-    return statement, params
 
 
 def runs_to_completion(write: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, Coroutine[Any, Any, T]]:

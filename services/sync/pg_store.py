@@ -1,4 +1,5 @@
-"""PostgreSQL hot path of storing a batch: one statement, one round trip, on the asyncpg driver.
+"""Storage of sessions and attempts on PostgreSQL: a batch in one statement, one round trip, on the
+asyncpg driver (the reads are sql_reads', as on SQLite).
 
 The statement reads the stored keys, maps offline sessions (creating new ones), inserts the new
 attempts, counts them in their sessions' answers and touches the sessions, all set-based from
@@ -13,20 +14,33 @@ copies wait on each other in one order and cannot deadlock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.runtime.db import driver_connection
+from services.runtime.db import driver_connection, reader, runs_to_completion
 from services.runtime.errors import Unavailable
-from services.sync.domain import SESSION_NOT_FOUND, Candidate, Rejection, Stored
+from services.sync import sql_reads
+from services.sync.domain import (
+    ANSWER_FIELDS,
+    NEW_SESSION_MODE,
+    NEW_SESSION_STATUS,
+    SESSION_NOT_FOUND,
+    Candidate,
+    Rejection,
+    SessionView,
+    Stored,
+    new_session_scopes,
+)
 
 ROUNDS = 3  # a round settles everything unless a racing copy got there first; the next one settles that
 
-_ANSWER_FIELDS = (
-    "server_attempt_id, idempotency_key, selected_option_index, is_correct, answered_at, answered_at_text"
-)
+_ANSWER_FIELDS = ", ".join(ANSWER_FIELDS)
+_EXCLUDED_ANSWER_FIELDS = ", ".join(f"EXCLUDED.{field}" for field in ANSWER_FIELDS)
+# $2…$13 and $14 are columns joined into one text each, split again by string_to_array: see
+# _joined below, which checks that no value holds its column's separator.
 STORE = f"""
 WITH input AS (
     SELECT * FROM unnest(
@@ -53,8 +67,8 @@ found AS (
 created AS (
     INSERT INTO sessions (user_id, session_id, offline_session_id, status, mode, year_id, block_id, theme_id,
                           created_at, updated_at)
-    SELECT $1, gen_random_uuid(), w.offline_session_id, 'ACTIVE', 'TUTOR', w.year_id, w.block_id, w.theme_id,
-           $19, $19
+    SELECT $1, gen_random_uuid(), w.offline_session_id, '{NEW_SESSION_STATUS}', '{NEW_SESSION_MODE}',
+           w.year_id, w.block_id, w.theme_id, $19, $19
     FROM wanted w
     WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.offline_session_id = w.offline_session_id)
     ORDER BY w.offline_session_id
@@ -88,7 +102,7 @@ inserted AS (
     ON CONFLICT DO NOTHING
     RETURNING user_id, session_id, question_id, received_at, {_ANSWER_FIELDS}
 ),
-counting AS (
+counting AS (  -- domain.answer_rank, in SQL: the latest answer wins (here and in the upsert below)
     SELECT DISTINCT ON (session_id, question_id) * FROM inserted
     ORDER BY session_id, question_id, answered_at DESC, idempotency_key DESC
 ),
@@ -96,8 +110,7 @@ answers AS (
     INSERT INTO session_answers (user_id, session_id, question_id, {_ANSWER_FIELDS}, first_answered_at)
     SELECT user_id, session_id, question_id, {_ANSWER_FIELDS}, received_at FROM counting
     ON CONFLICT (user_id, session_id, question_id) DO UPDATE SET
-        ({_ANSWER_FIELDS}) = (EXCLUDED.server_attempt_id, EXCLUDED.idempotency_key,
-            EXCLUDED.selected_option_index, EXCLUDED.is_correct, EXCLUDED.answered_at, EXCLUDED.answered_at_text)
+        ({_ANSWER_FIELDS}) = ({_EXCLUDED_ANSWER_FIELDS})
     WHERE (EXCLUDED.answered_at, EXCLUDED.idempotency_key)
         > (session_answers.answered_at, session_answers.idempotency_key)
 ),
@@ -121,71 +134,97 @@ NULL = "-"  # stands for NULL in a joined column (no value below can be "-")
 KEY_SEPARATOR = "\x1f"
 
 
-def _joined(values: Iterable[str]) -> str:
-    """A column as one comma-joined text, split again by string_to_array in the statement. asyncpg
-    encodes a text[] parameter at about 1 µs per element (1.3 ms per 100-attempt batch); a joined
-    string costs next to nothing. Every value joined here is validated or built to be comma-free:
-    canonical UUIDs, hex digests, digits, t/f, and RFC 3339 text (digits, T, Z, colon, dot, sign)."""
-    return ",".join(values)
+class JoinedTextError(ValueError):
+    """A value holds the separator of the column it was joined into: string_to_array would split
+    it, and the statement would see the batch's attempts misaligned."""
 
 
-def _joined_keys(keys: Iterable[str]) -> str:
+def _joined(column: str, values: Sequence[str], separator: str = ",") -> str:
+    """A column as one joined text, split again by string_to_array in the statement: the driver
+    encodes a text[] parameter element by element, a joined string at next to no cost.
+
+    Comma-joined values are validated or built to be comma-free: canonical UUIDs (domain._uuid_text),
+    hex digests, digits, t/f and RFC 3339 text (domain._DATE_TIME_CHARS: digits, T, Z, colon, dot,
+    sign). Keys are printable ASCII (domain.idempotency_key_text), which KEY_SEPARATOR is not. The
+    check below is what keeps a future column from breaking that silently: a separator inside a
+    value, or a lone empty value (string_to_array reads "" as no value at all), changes the count
+    of values the statement reads."""
+    text = separator.join(values)
+    if values and (text.count(separator) != len(values) - 1 or not text):
+        raise JoinedTextError(f"{column}: a value holds the separator {separator!r} or is empty")
+    return text
+
+
+def _joined_keys(column: str, keys: Sequence[str]) -> str:
     """Idempotency keys joined with KEY_SEPARATOR (see domain.idempotency_key_text)."""
-    return KEY_SEPARATOR.join(keys)
+    return _joined(column, keys, KEY_SEPARATOR)
 
 
-async def store(
-    engine: AsyncEngine,
-    user_id: str,
-    candidates: Sequence[Candidate],
-    known_sessions: dict[str, str],
-    also_check: Sequence[str],
-    scopes: dict[str, dict[str, int | None]],
-    now: datetime,
-) -> dict[str, Stored | Rejection]:
-    """Every candidate's outcome, and the stored attempt of any `also_check` key. `scopes`: the scope
-    of each offline session not in `known_sessions`, should it need creating."""
-    outcome: dict[str, Stored | Rejection] = {}
-    pending = list(candidates)
-    check = list(also_check)
-    async with driver_connection(engine) as conn:
-        for _ in range(ROUNDS):
-            attempts = [c.attempt for c in pending]
-            rows = await conn.fetch(
-                STORE,
-                user_id,
-                _joined_keys(a.idempotency_key for a in attempts),
-                _joined(a.client_attempt_id for a in attempts),
-                _joined(a.question_id for a in attempts),
-                _joined(str(a.source.selected_option_index) for a in attempts),
-                _joined(a.source.answered_at for a in attempts),
-                _joined(a.answered_at.isoformat() for a in attempts),
-                _joined(a.source.payload_hash for a in attempts),
-                _joined(a.fingerprint for a in attempts),
-                _joined(a.package_id or NULL for a in attempts),
-                _joined("t" if c.is_correct else "f" for c in pending),
-                _joined(a.offline_session_id or NULL for a in attempts),
-                _joined(a.session_id or NULL for a in attempts),
-                _joined_keys([*(a.idempotency_key for a in attempts), *check]),
-                list(scopes),
-                [s["year_id"] for s in scopes.values()],
-                [s["block_id"] for s in scopes.values()],
-                [s["theme_id"] for s in scopes.values()],
-                now,
-                list(known_sessions),
-                list(known_sessions.values()),
-                sorted({a.session_id for a in attempts if a.session_id}),
-            )
-            fingerprints = {a.idempotency_key: a.fingerprint for a in attempts}
-            for kind, key, attempt_id, session_id, fingerprint in rows:
-                if kind == "existing":
-                    outcome[key] = Stored(attempt_id, session_id, fingerprint, False)
-                elif kind == "stored":
-                    outcome[key] = Stored(attempt_id, session_id, fingerprints[key], True)
-                else:
-                    outcome[key] = SESSION_NOT_FOUND
-            pending = [c for c in pending if c.attempt.idempotency_key not in outcome]
-            if not pending:
-                return outcome
-            check = []
-    raise Unavailable("attempts are being stored concurrently, retry", reason="STORE_CONTENDED")
+class PgSyncStore:
+    """The SyncStore on PostgreSQL: a batch in one statement (STORE) on the asyncpg driver."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._reader = reader(engine)
+
+    @runs_to_completion
+    async def store(
+        self,
+        user_id: str,
+        candidates: Sequence[Candidate],
+        known_sessions: dict[str, str],
+        also_check: Sequence[str] = (),
+    ) -> dict[str, Stored | Rejection]:
+        """See SyncStore.store; the module's docstring says how the statement keeps it under races."""
+        scopes = new_session_scopes(candidates, known_sessions)
+        now = datetime.now(UTC)
+        outcome: dict[str, Stored | Rejection] = {}
+        pending = list(candidates)
+        check = list(also_check)
+        async with driver_connection(self._engine) as conn:
+            for _ in range(ROUNDS):
+                attempts = [c.attempt for c in pending]
+                rows = await conn.fetch(
+                    STORE,
+                    user_id,
+                    _joined_keys("idempotency_key", [a.idempotency_key for a in attempts]),
+                    _joined("client_attempt_id", [a.client_attempt_id for a in attempts]),
+                    _joined("question_id", [a.question_id for a in attempts]),
+                    _joined("selected_option_index", [str(a.source.selected_option_index) for a in attempts]),
+                    _joined("answered_at_text", [a.source.answered_at for a in attempts]),
+                    _joined("answered_at", [a.answered_at.isoformat() for a in attempts]),
+                    _joined("payload_hash", [a.source.payload_hash for a in attempts]),
+                    _joined("fingerprint", [a.fingerprint for a in attempts]),
+                    _joined("package_id", [a.package_id or NULL for a in attempts]),
+                    _joined("is_correct", ["t" if c.is_correct else "f" for c in pending]),
+                    _joined("offline_session_id", [a.offline_session_id or NULL for a in attempts]),
+                    _joined("session_ref", [a.session_id or NULL for a in attempts]),
+                    _joined_keys("existing keys", [*(a.idempotency_key for a in attempts), *check]),
+                    list(scopes),
+                    [s["year_id"] for s in scopes.values()],
+                    [s["block_id"] for s in scopes.values()],
+                    [s["theme_id"] for s in scopes.values()],
+                    now,
+                    list(known_sessions),
+                    list(known_sessions.values()),
+                    sorted({a.session_id for a in attempts if a.session_id}),
+                )
+                fingerprints = {a.idempotency_key: a.fingerprint for a in attempts}
+                for kind, key, attempt_id, session_id, fingerprint in rows:
+                    if kind == "existing":
+                        outcome[key] = Stored(attempt_id, session_id, fingerprint, False)
+                    elif kind == "stored":
+                        outcome[key] = Stored(attempt_id, session_id, fingerprints[key], True)
+                    else:
+                        outcome[key] = SESSION_NOT_FOUND
+                pending = [c for c in pending if c.attempt.idempotency_key not in outcome]
+                if not pending:
+                    return outcome
+                check = []
+        raise Unavailable("attempts are being stored concurrently, retry", reason="STORE_CONTENDED")
+
+    async def session(self, user_id: str, session_id: uuid.UUID) -> SessionView | None:
+        return await sql_reads.session(self._reader, user_id, session_id)
+
+    async def receipts(self, user_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
+        return await sql_reads.receipts(self._reader, user_id, keys)

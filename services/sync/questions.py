@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import grpc
 
 from services.runtime.auth import ServiceCredentials
 from services.runtime.errors import Unavailable
 from services.runtime.scope import SCOPE_IDS
+from services.sync.domain import PackageNotPublished, QuestionFacts
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
@@ -36,20 +36,6 @@ TRANSIENT = {
 
 
 log = logging.getLogger("studysync.sync.questions")
-
-
-class PackageNotPublished(Exception):
-    """The attempt names a draft package: a learner can never have downloaded it, and a draft's
-    questions may still change, so its attempts are rejected rather than scored."""
-
-
-@dataclass(frozen=True)
-class QuestionFacts:
-    """What scoring needs: how many options, which is right, and the scope tags."""
-
-    option_count: int
-    correct_index: int
-    scope: dict[str, int | None]
 
 
 class QuestionSource:

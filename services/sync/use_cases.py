@@ -1,4 +1,5 @@
-"""The sync use cases: the seed's processing flow, made correct (no gRPC, no SQL, no Redis here)."""
+"""The sync use cases: one method per RPC, in domain terms, over the ports in store (no gRPC, no SQL,
+no Redis here)."""
 
 from __future__ import annotations
 
@@ -6,15 +7,10 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram
-from prometheus_client import Counter as MetricCounter
-
 from services.runtime.auth import Principal
 from services.runtime.errors import NotFound
-from services.runtime.interceptors.metrics import REPLAY_AGE_BUCKETS
 from services.runtime.validation import parse_uuid
 from services.sync import domain
-from services.sync.cache import SyncCache
 from services.sync.domain import (
     ACKED,
     DUPLICATE,
@@ -22,64 +18,24 @@ from services.sync.domain import (
     AttemptInput,
     AttemptResult,
     Candidate,
+    PackageNotPublished,
     Rejection,
+    SessionView,
     Stored,
     ValidAttempt,
 )
-from services.sync.questions import PackageNotPublished, QuestionSource
-from services.sync.repository import SessionView, SyncRepository
+from services.sync.metrics import SyncMetrics
+from services.sync.store import QuestionLookup, ResultCache, SyncStore
 
 NOT_PUBLISHED = Rejection("PACKAGE_NOT_PUBLISHED", "package_id: the package is not published")
 REUSED = Rejection("IDEMPOTENCY_KEY_REUSED", "idempotency_key: already used for a different attempt")
 
 
-class SyncMetrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.attempts = MetricCounter(
-            "studysync_sync_attempts",
-            "Attempts by status and rejection reason.",
-            ["status", "reason"],
-            registry=registry,
-        )
-        self.batch_size = Histogram(
-            "studysync_sync_batch_size",
-            "Attempts per batch.",
-            buckets=(1, 5, 10, 25, 50, 100),
-            registry=registry,
-        )
-        self.cache = MetricCounter(
-            "studysync_sync_cache",
-            "Redis idempotency cache: hit, miss, fail_open, skipped (circuit breaker open).",
-            ["event"],
-            registry=registry,
-        )
-        self.cache_breaker_trips = MetricCounter(
-            "studysync_sync_cache_breaker_trips",
-            "Times the Redis circuit breaker opened (Redis skipped until a probe gets an answer).",
-            registry=registry,
-        )
-        self.cache_breaker_open = Gauge(
-            "studysync_sync_cache_breaker_open", "1 while Redis is being skipped.", registry=registry
-        )
-        self.session_mappings = MetricCounter(
-            "studysync_sync_session_mappings",
-            "Offline session ids resolved, by source (cache / database).",
-            ["source"],
-            registry=registry,
-        )
-        self.replay_age = Histogram(
-            "studysync_sync_replay_age_seconds",
-            "received - answered_at of newly stored attempts.",
-            buckets=REPLAY_AGE_BUCKETS,
-            registry=registry,
-        )
-
-
 class SyncUseCases:
     def __init__(
-        self, repository: SyncRepository, cache: SyncCache, questions: QuestionSource, metrics: SyncMetrics
+        self, store: SyncStore, cache: ResultCache, questions: QuestionLookup, metrics: SyncMetrics
     ) -> None:
-        self._repository = repository
+        self._store = store
         self._cache = cache
         self._questions = questions
         self._metrics = metrics
@@ -117,7 +73,7 @@ class SyncUseCases:
         )
         refused = [a.idempotency_key for a in fresh if isinstance(outcome.get(a.idempotency_key), Rejection)]
         if candidates or refused:
-            outcome.update(await self._repository.store(user, candidates, sessions, refused))
+            outcome.update(await self._store.store(user, candidates, sessions, refused))
         results = self._results(attempts, checked, outcome)
         await self._cache.remember(
             user,
@@ -226,7 +182,7 @@ class SyncUseCases:
     async def session(self, principal: Principal, session_id: str) -> tuple[SessionView, int, int]:
         """The caller's session with its score. Another user's session is simply not found."""
         domain.check_user(principal.sub)
-        view = await self._repository.session(principal.sub, parse_uuid("session_id", session_id))
+        view = await self._store.session(principal.sub, parse_uuid("session_id", session_id))
         if view is None:
             raise NotFound("no such session", reason="SESSION_NOT_FOUND", field="session_id")
         return view, len(view.answers), sum(1 for a in view.answers if a["is_correct"])
@@ -236,5 +192,5 @@ class SyncUseCases:
     ) -> list[tuple[str, tuple[str, str] | None]]:
         domain.check_user(principal.sub)
         canonical = domain.check_receipt_keys(keys)
-        found = await self._repository.receipts(principal.sub, canonical)
+        found = await self._store.receipts(principal.sub, canonical)
         return [(key, found.get(key_c)) for key, key_c in zip(keys, canonical, strict=True)]

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.runtime import tracing
 from services.runtime.auth import ServiceCredentials
 from services.runtime.breaker import CircuitBreaker
 from services.runtime.server import Runtime, ServiceSpec
 from services.sync.cache import SyncCache
+from services.sync.metrics import SyncMetrics
+from services.sync.pg_store import PgSyncStore
 from services.sync.questions import CHANNEL_OPTIONS, QuestionSource
-from services.sync.repository import SyncRepository
 from services.sync.servicer import SyncServicer
 from services.sync.settings import SyncSettings
-from services.sync.use_cases import SyncMetrics, SyncUseCases
+from services.sync.sqlite_store import SqliteSyncStore
+from services.sync.store import SyncStore
+from services.sync.use_cases import SyncUseCases
 from studysync.sync.v1 import sync_service_pb2_grpc as pb_grpc
+
+STORES: dict[str, Callable[[AsyncEngine], SyncStore]] = {"postgresql": PgSyncStore, "sqlite": SqliteSyncStore}
+
+
+def sync_store(engine: AsyncEngine) -> SyncStore:
+    """The store for the engine's database: the two write a batch differently (one statement on
+    PostgreSQL, a transaction of a few on SQLite) and keep the same rules."""
+    store = STORES.get(engine.dialect.name)
+    if store is None:
+        raise ValueError(f"sync stores attempts on {' or '.join(STORES)}, not {engine.dialect.name}")
+    return store(engine)
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
@@ -35,7 +51,7 @@ def register(server: grpc.aio.Server, runtime: Runtime) -> None:
         )
         runtime.closers.append(breaker.close)
     use_cases = SyncUseCases(
-        SyncRepository(runtime.engine),
+        sync_store(runtime.engine),
         SyncCache(runtime.redis, runtime.settings.db_schema, metrics.cache, breaker),
         QuestionSource(channel, ServiceCredentials(runtime.settings.service_token_path)),
         metrics,

@@ -88,7 +88,7 @@ def test_the_fast_hash_of_validated_strings_is_the_rfc8785_hash(answered_at, que
 def test_server_ids_are_distinct_version_4_uuids():
     import uuid
 
-    from services.sync.repository import _random_uuids
+    from services.sync.sqlite_store import _random_uuids
 
     ids = _random_uuids(500)
     assert len(set(ids)) == 500
@@ -201,8 +201,8 @@ def test_an_overlong_subject_is_an_invalid_field():
 
 
 def test_a_new_session_takes_the_scope_its_questions_agree_on():
-    from services.sync.repository import _agreed_scope
+    from services.sync.domain import agreed_scope
 
-    scope = _agreed_scope(None, {"year_id": 2, "block_id": 5, "theme_id": 7})
-    scope = _agreed_scope(scope, {"year_id": 2, "block_id": 5, "theme_id": 8})
+    scope = agreed_scope(None, {"year_id": 2, "block_id": 5, "theme_id": 7})
+    scope = agreed_scope(scope, {"year_id": 2, "block_id": 5, "theme_id": 8})
     assert scope == {"year_id": 2, "block_id": 5, "theme_id": None}

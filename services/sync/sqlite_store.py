@@ -1,49 +1,37 @@
-"""Storage of sessions and attempts, set-based. PostgreSQL stores a batch with one statement on the
-driver (pg_store); SQLite with a few statements in one transaction here."""
+"""Storage of sessions and attempts on SQLite: a batch in a few set-based statements in one
+transaction, which has the database's single writer to itself."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, tuple_, update
+from sqlalchemy import Table, or_, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.runtime.db import among, as_utc, reader, runs_to_completion
-from services.runtime.scope import SCOPE_IDS
-from services.sync import pg_store
-from services.sync.domain import SESSION_NOT_FOUND, Candidate, Rejection, Stored
+from services.runtime.db import among, reader, runs_to_completion
+from services.sync import sql_reads
+from services.sync.domain import (
+    ANSWER_FIELDS,
+    NEW_SESSION_MODE,
+    NEW_SESSION_STATUS,
+    SESSION_NOT_FOUND,
+    Candidate,
+    Rejection,
+    SessionView,
+    Stored,
+    answer_rank,
+    new_session_scopes,
+)
 from services.sync.models import AttemptRow, SessionAnswerRow, SessionRow
 
-A = AttemptRow.__table__
-S = SessionRow.__table__
-SA = SessionAnswerRow.__table__
-
-_ANSWER_FIELDS = (
-    "server_attempt_id",
-    "idempotency_key",
-    "selected_option_index",
-    "is_correct",
-    "answered_at",
-    "answered_at_text",
-)
-
-
-@dataclass(frozen=True)
-class SessionView:
-    session_id: str
-    offline_session_id: str | None
-    status: str
-    mode: str
-    scope: dict[str, int | None]
-    created_at: datetime
-    updated_at: datetime
-    answers: list[dict[str, Any]]
+A = cast(Table, AttemptRow.__table__)
+S = cast(Table, SessionRow.__table__)
+SA = cast(Table, SessionAnswerRow.__table__)
 
 
 def _random_uuids(count: int) -> list[uuid.UUID]:
@@ -59,31 +47,12 @@ def _random_uuids(count: int) -> list[uuid.UUID]:
     return ids
 
 
-def _new_session_scopes(
-    candidates: Sequence[Candidate], known: dict[str, str]
-) -> dict[str, dict[str, int | None]]:
-    """The scope of each offline session not known yet, should it need creating: the tags its
-    questions in this batch agree on."""
-    scopes: dict[str, dict[str, int | None]] = {}
-    for candidate in candidates:
-        offline = candidate.attempt.offline_session_id
-        if offline and offline not in known:
-            scopes[offline] = _agreed_scope(scopes.get(offline), candidate.scope)
-    return scopes
+class SqliteSyncStore:
+    """The SyncStore on SQLite."""
 
-
-def _agreed_scope(so_far: dict[str, int | None] | None, scope: dict[str, int | None]) -> dict:
-    """The scope tags a session's questions agree on; a tag they differ on is left unset."""
-    if so_far is None:
-        return {tag: scope.get(tag) for tag in SCOPE_IDS}
-    return {tag: value if value == scope.get(tag) else None for tag, value in so_far.items()}
-
-
-class SyncRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._reader = reader(engine)
-        self._postgres = engine.dialect.name == "postgresql"
 
     async def _existing(self, conn: AsyncConnection, user_id: str, keys: Sequence[str]) -> dict[str, Stored]:
         if not keys:
@@ -106,20 +75,11 @@ class SyncRepository:
         known_sessions: dict[str, str],
         also_check: Sequence[str] = (),
     ) -> dict[str, Stored | Rejection]:
-        """Stores the candidates whose keys are new, atomically; returns every key's outcome, and the
-        stored attempt of any `also_check` key (attempts refused before the store that may have been
-        stored by an earlier try: those are duplicates, not rejections).
-
-        The unique keys are the truth: sessions are created with ON CONFLICT DO NOTHING and read back,
-        attempts are inserted with ON CONFLICT DO NOTHING and only those inserted are counted, so
-        copies of one batch racing each other store and count everything once. PostgreSQL: one
-        statement (pg_store). SQLite: one transaction here, which has the single writer to itself."""
+        """See SyncStore.store. The unique keys are the truth: sessions are created with ON CONFLICT DO
+        NOTHING and read back, attempts are inserted with ON CONFLICT DO NOTHING and only those
+        inserted are counted, so copies of one batch racing each other store and count everything
+        once."""
         now = datetime.now(UTC)
-        if self._postgres:
-            scopes = _new_session_scopes(candidates, known_sessions)
-            return await pg_store.store(
-                self._engine, user_id, candidates, known_sessions, also_check, scopes, now
-            )
         async with self._engine.begin() as conn:
             outcome: dict[str, Stored | Rejection] = dict(
                 await self._existing(
@@ -160,12 +120,12 @@ class SyncRepository:
     ) -> tuple[dict[str, str], set[str]]:
         """Offline session id → server session id, creating the sessions not seen before (INSERT … ON
         CONFLICT DO NOTHING, then read back the ones that existed); and which of the server session ids
-        referenced are this user's. A new session starts ACTIVE in TUTOR mode, with the scope its
-        questions in this batch agree on."""
+        referenced are this user's. A new session starts as domain.NEW_SESSION_STATUS/MODE say, with
+        the scope its questions in this batch agree on."""
         mapping = {
             offline: known[offline] for c in fresh if (offline := c.attempt.offline_session_id) in known
         }
-        scopes = _new_session_scopes(fresh, known)
+        scopes = new_session_scopes(fresh, known)
         if scopes:
             created = await conn.execute(
                 sqlite.insert(S).on_conflict_do_nothing().returning(S.c.offline_session_id, S.c.session_id),
@@ -174,8 +134,8 @@ class SyncRepository:
                         "user_id": user_id,
                         "session_id": session_id,
                         "offline_session_id": uuid.UUID(offline),
-                        "status": "ACTIVE",
-                        "mode": "TUTOR",
+                        "status": NEW_SESSION_STATUS,
+                        "mode": NEW_SESSION_MODE,
                         **scope,
                         "created_at": now,
                         "updated_at": now,
@@ -228,16 +188,16 @@ class SyncRepository:
                 continue
             place = (row["session_id"], row["question_id"])
             best = counting.get(place)
-            if best is None or (row["answered_at"], row["idempotency_key"]) > (
-                best["answered_at"],
-                best["idempotency_key"],
+            if best is None or answer_rank(row["answered_at"], row["idempotency_key"]) > answer_rank(
+                best["answered_at"], best["idempotency_key"]
             ):
                 counting[place] = row
         if counting:
             statement = sqlite.insert(SA)
             statement = statement.on_conflict_do_update(
                 index_elements=["user_id", "session_id", "question_id"],
-                set_={field: statement.excluded[field] for field in _ANSWER_FIELDS},
+                set_={field: statement.excluded[field] for field in ANSWER_FIELDS},
+                # domain.answer_rank, in SQL: the stored answer gives way only to a later one.
                 where=tuple_(statement.excluded.answered_at, statement.excluded.idempotency_key)
                 > tuple_(SA.c.answered_at, SA.c.idempotency_key),
             )
@@ -248,7 +208,7 @@ class SyncRepository:
                         "user_id": row["user_id"],
                         "session_id": row["session_id"],
                         "question_id": row["question_id"],
-                        **{field: row[field] for field in _ANSWER_FIELDS},
+                        **{field: row[field] for field in ANSWER_FIELDS},
                         "first_answered_at": row["received_at"],
                     }
                     for row in counting.values()
@@ -284,42 +244,7 @@ class SyncRepository:
         }
 
     async def session(self, user_id: str, session_id: uuid.UUID) -> SessionView | None:
-        async with self._reader.connect() as conn:
-            row = (
-                await conn.execute(select(S).where(S.c.user_id == user_id, S.c.session_id == session_id))
-            ).first()
-            if row is None:
-                return None
-            answers = await conn.execute(
-                select(SA)
-                .where(SA.c.user_id == user_id, SA.c.session_id == session_id)
-                .order_by(SA.c.first_answered_at, SA.c.question_id)
-            )
-            return SessionView(
-                str(row.session_id),
-                str(row.offline_session_id) if row.offline_session_id else None,
-                row.status,
-                row.mode,
-                {tag: getattr(row, tag) for tag in SCOPE_IDS},
-                as_utc(row.created_at),
-                as_utc(row.updated_at),
-                [
-                    {
-                        "question_id": a.question_id,
-                        "selected_option_index": a.selected_option_index,
-                        "is_correct": a.is_correct,
-                        "answered_at": a.answered_at_text,
-                        "server_attempt_id": str(a.server_attempt_id),
-                    }
-                    for a in answers
-                ],
-            )
+        return await sql_reads.session(self._reader, user_id, session_id)
 
     async def receipts(self, user_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-        async with self._reader.connect() as conn:
-            result = await conn.execute(
-                select(A.c.idempotency_key, A.c.server_attempt_id, A.c.session_id).where(
-                    A.c.user_id == user_id, among(self._engine, A.c.idempotency_key, sorted(set(keys)))
-                )
-            )
-            return {row.idempotency_key: (str(row.server_attempt_id), str(row.session_id)) for row in result}
+        return await sql_reads.receipts(self._reader, user_id, keys)
