@@ -58,6 +58,11 @@ class Question:
     def tags(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in SCOPE_TAGS}
 
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any], tags: dict[str, Any]) -> Question:
+        """A package's frozen copy of a question, tagged with the package's scope."""
+        return cls(**snapshot, **{key: tags.get(key) for key in SCOPE_TAGS})
+
 
 @dataclass(frozen=True)
 class Scope:

@@ -7,9 +7,9 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import exc, func, select, text, tuple_, update
+from sqlalchemy import Table, exc, func, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,8 +21,8 @@ from services.runtime.errors import FailedPrecondition
 # The word the freeze trigger (migration 0001) puts in its error, on PostgreSQL and SQLite alike.
 FROZEN = "PACKAGE_IMMUTABLE"
 
-Q = QuestionRow.__table__
-P = PackageRow.__table__
+Q = cast(Table, QuestionRow.__table__)
+P = cast(Table, PackageRow.__table__)
 SCOPE_COLUMNS = {
     "program": P.c.scope_program,
     "year_id": P.c.scope_year_id,
@@ -78,7 +78,8 @@ def _summary(row: Any) -> PackageSummary:
     )
 
 
-def _package(row: PackageRow) -> Package:
+def _package(row: Any) -> Package:
+    """From a PackageRow or a result row with its columns."""
     return Package(
         _summary(row),
         row.description,
@@ -269,7 +270,7 @@ class PackagesRepository:
                 published = next((r for r in rows if r.is_published), None)
                 if published is not None and published.version_hash == version_hash:
                     existing = await session.get(PackageRow, published.package_id)
-                    return _package(existing), False  # type: ignore[arg-type]
+                    return _package(existing), False
             row = PackageRow(
                 package_id=uuid.uuid4(),
                 name=name,

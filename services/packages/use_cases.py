@@ -12,7 +12,6 @@ from services.packages.store import PackagesStore
 from services.runtime import paging
 from services.runtime.auth import Principal
 from services.runtime.errors import FailedPrecondition, InvalidField, NotFound
-from services.runtime.scope import SCOPE_TAGS
 from services.runtime.validation import check_text, parse_uuid
 
 
@@ -121,7 +120,7 @@ class PackagesUseCases:
                     "the package is not published", reason="PACKAGE_NOT_PUBLISHED", field="package_id"
                 )
             tags = package.summary.scope_data
-            return [Question(**q, **{k: tags.get(k) for k in SCOPE_TAGS}) for q in package.questions]
+            return [Question.from_snapshot(q, tags) for q in package.questions]
         ids = domain.parse_ids("question_ids", question_ids)
         found = await self._store.questions_by_id(ids)
         return [found[i] for i in ids if i in found]

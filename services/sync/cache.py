@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -54,7 +55,8 @@ class SyncCache:
             return {}, {}
         names = [self._idem(user_id, k) for k in keys] + [self._session(user_id, o) for o in offline_sessions]
         try:
-            values = await self._redis.mget(names)
+            # decode_responses=True (runtime.cache): values are text or None
+            values = cast(list[str | None], await self._redis.mget(names))
         except (RedisError, OSError) as error:
             self._fail_open(error)
             return {}, {}

@@ -60,6 +60,7 @@ class ValidAttempt:
     idempotency_key: str  # as stored: see idempotency_key_text; the ids below are canonical UUID text
     client_attempt_id: str
     question_id: str
+    selected_option_index: int
     offline_session_id: str | None
     session_id: str | None
     package_id: str | None
@@ -278,7 +279,16 @@ def validate_attempt(attempt: AttemptInput, now: datetime) -> ValidAttempt:
         f"{attempt.payload_hash}|{offline or ''}|{session or ''}|{package or ''}".encode()
     ).hexdigest()
     return ValidAttempt(
-        attempt, key, client_attempt_id, question, offline, session, package, answered_at, fingerprint
+        attempt,
+        key,
+        client_attempt_id,
+        question,
+        attempt.selected_option_index,
+        offline,
+        session,
+        package,
+        answered_at,
+        fingerprint,
     )
 
 

@@ -111,16 +111,14 @@ class SyncUseCases:
                     outcome[attempt.idempotency_key] = Rejection(
                         "QUESTION_NOT_FOUND", f"question_id: not {where}"
                     )
-                elif attempt.source.selected_option_index >= fact.option_count:
+                elif attempt.selected_option_index >= fact.option_count:
                     outcome[attempt.idempotency_key] = Rejection(
                         "INVALID_OPTION_INDEX",
                         f"selected_option_index: the question has {fact.option_count} options",
                     )
                 else:
                     candidates.append(
-                        Candidate(
-                            attempt, attempt.source.selected_option_index == fact.correct_index, fact.scope
-                        )
+                        Candidate(attempt, attempt.selected_option_index == fact.correct_index, fact.scope)
                     )
         return candidates
 
