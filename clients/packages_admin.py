@@ -82,7 +82,7 @@ def import_questions(target: str, token: str, questions: list[res.Question]) -> 
 
 
 def generate(
-    target: str, token: str, scope: res.Scope.ValueType, scope_data: dict
+    target: str, token: str, scope: res.Scope | str, scope_data: dict
 ) -> pb.GenerateTestPackageResponse:
     data = struct_pb2.Struct()
     data.update(scope_data)
@@ -162,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.action == "import":
         print(f"imported {import_questions(target, token, read_questions(Path(args.file)))} questions")
     elif args.action == "generate":
-        result = generate(target, token, res.Scope.Value(args.scope), args.scope_data)
+        result = generate(target, token, args.scope, args.scope_data)
         state = "created" if result.created else "unchanged"
         print(f"{state}: {result.package.package_id} v{result.package.version} {result.package.version_hash}")
     elif args.action == "publish":

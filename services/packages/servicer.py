@@ -52,7 +52,7 @@ def summary_to_proto(summary: PackageSummary) -> res.TestPackageSummary:
     return res.TestPackageSummary(
         package_id=summary.package_id,
         name=summary.name,
-        scope=res.Scope.Value(summary.scope),
+        scope=summary.scope,  # protobuf sets an enum from its name
         scope_data=dict_to_struct(summary.scope_data),
         version=summary.version,
         version_hash=summary.version_hash,
@@ -68,7 +68,7 @@ def package_to_proto(package: Package) -> res.TestPackage:
         package_id=summary.package_id,
         name=summary.name,
         description=package.description,
-        scope=res.Scope.Value(summary.scope),
+        scope=summary.scope,  # protobuf sets an enum from its name
         scope_data=dict_to_struct(summary.scope_data),
         version=summary.version,
         version_hash=summary.version_hash,

@@ -52,8 +52,8 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
         return res.Session(
             session_id=view.session_id,
             offline_session_id=view.offline_session_id,
-            status=res.SessionStatus.Value(view.status),
-            mode=res.SessionMode.Value(view.mode),
+            status=view.status,  # protobuf sets an enum from its name
+            mode=view.mode,
             **view.scope,
             answered_count=answered,
             correct_count=correct,
