@@ -1,8 +1,11 @@
 """`buf breaking` (FILE rules) against main: a branch may not break what main's clients send and read.
 
+The comparison is with the main the branch starts from (`git merge-base HEAD main`; on main itself,
+HEAD), so a branch is checked for its own changes only, whatever has been merged since.
+
 A deliberate break is accepted only against the protos it breaks: accepted_breaks.json is keyed by
-main's `protos/` tree (`git rev-parse main:protos`) and lists the exact findings allowed, with why.
-Once the change is on main, main's tree is another one, the entry matches nothing, and the
+that main's `protos/` tree (`git rev-parse <base>:protos`) and lists the exact findings allowed, with
+why. Once the change is on main, main's tree is another one, the entry matches nothing, and the
 comparison is plain again (the entry can then go).
 """
 
@@ -20,7 +23,7 @@ from tests.helpers import ROOT, buf_setup
 
 Finding = tuple[str, str, str]  # (rule, file under protos/, message)
 
-# main's protos/ tree → {"why": ..., "findings": [[rule, file, message], ...]} accepted against it.
+# A main protos/ tree → {"why": ..., "findings": [[rule, file, message], ...]} accepted against it.
 ACCEPTED = json.loads((Path(__file__).with_name("accepted_breaks.json")).read_text())
 
 
@@ -29,12 +32,12 @@ def _git(*args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def main_ref() -> str:
-    """main, or origin/main in a clone that has only the remote branch."""
+def base() -> str:
+    """The commit of main this branch starts from; origin/main in a clone that has only the remote."""
     for ref in ("main", "origin/main"):
-        if subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=ROOT,
-                          capture_output=True, check=False).returncode == 0:  # fmt: skip
-            return ref
+        found = subprocess.run(["git", "merge-base", "HEAD", ref], cwd=ROOT, capture_output=True, text=True)
+        if found.returncode == 0:
+            return found.stdout.strip()
     pytest.fail("no main branch to compare the protos with: `git fetch origin main:main`")
 
 
@@ -45,9 +48,9 @@ def findings(result: subprocess.CompletedProcess[str]) -> set[Finding]:
     return {(r["type"], r["path"].rpartition("protos/")[2], r["message"]) for r in rows}
 
 
-def test_the_protos_break_nothing_main_serves(main_ref):
-    found = findings(buf_setup().breaking_against(main_ref))
-    entry = ACCEPTED.get(_git("rev-parse", f"{main_ref}:protos"), {"findings": []})
+def test_the_protos_break_nothing_main_serves(base):
+    found = findings(buf_setup().breaking_against(base))
+    entry = ACCEPTED.get(_git("rev-parse", f"{base}:protos"), {"findings": []})
     accepted = {tuple(finding) for finding in entry["findings"]}
     unexpected = sorted(found - accepted)
     assert not unexpected, "\n".join(f"{rule} {path}: {message}" for rule, path, message in unexpected)
