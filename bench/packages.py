@@ -35,7 +35,7 @@ async def _publish_package(stub: pb_grpc.PackagesServiceStub, token: str) -> res
         for n in range(QUESTIONS)
     ]
     await stub.BatchCreateQuestions(pb.BatchCreateQuestionsRequest(questions=questions), metadata=admin)
-    request = pb.GenerateTestPackageRequest(scope="BLOCK")
+    request = pb.GenerateTestPackageRequest(scope=res.BLOCK)
     request.scope_data.update({"block_id": block})
     return (await stub.GenerateTestPackage(request, metadata=admin)).package
 

@@ -42,7 +42,7 @@ async def _bank(stack: Stack, token: str) -> tuple[list[str], str]:
     async with grpc.aio.insecure_channel(stack.grpc_target("packages")) as channel:
         stub = ppb_grpc.PackagesServiceStub(channel)
         await stub.BatchCreateQuestions(ppb.BatchCreateQuestionsRequest(questions=questions), metadata=admin)
-        request = ppb.GenerateTestPackageRequest(scope="BLOCK")
+        request = ppb.GenerateTestPackageRequest(scope=pres.BLOCK)
         request.scope_data.update({"block_id": BLOCK})
         package = (await stub.GenerateTestPackage(request, metadata=admin)).package
     return [q.question_id for q in questions], package.package_id

@@ -81,7 +81,9 @@ def import_questions(target: str, token: str, questions: list[res.Question]) -> 
     return len(questions)
 
 
-def generate(target: str, token: str, scope: str, scope_data: dict) -> pb.GenerateTestPackageResponse:
+def generate(
+    target: str, token: str, scope: res.Scope | str, scope_data: dict
+) -> pb.GenerateTestPackageResponse:
     data = struct_pb2.Struct()
     data.update(scope_data)
     channel, stub = _stub(target)
@@ -111,7 +113,9 @@ def load_sample(target: str, token: str) -> list[pb.GenerateTestPackageResponse]
     questions = read_questions(SAMPLE_BANK)
     import_questions(target, token, questions)
     blocks = sorted({(q.year_id, q.block_id) for q in questions})
-    return [generate(target, token, "BLOCK", {"year_id": year, "block_id": block}) for year, block in blocks]
+    return [
+        generate(target, token, res.BLOCK, {"year_id": year, "block_id": block}) for year, block in blocks
+    ]
 
 
 def _auth(token: str) -> tuple[tuple[str, str]]:
@@ -171,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.action == "list":
         for p in list_packages(target, token):
             print(
-                f"{p.package_id}  {p.scope:7s} {scope_data_text(p.scope_data):32s} "
+                f"{p.package_id}  {res.Scope.Name(p.scope):7s} {scope_data_text(p.scope_data):32s} "
                 f"v{p.version}  {p.question_count:3d} questions  {p.name}"
             )
     return 0
@@ -223,7 +227,8 @@ def add_subcommands(commands: argparse._SubParsersAction, default_token: Callabl
     generate_parser = actions.add_parser(
         "generate", help="build the next version of a scope if it changed", parents=[connection]
     )
-    generate_parser.add_argument("--scope", required=True, choices=["PROGRAM", "YEAR", "BLOCK", "THEME"])
+    scopes = [name for name in res.Scope.keys() if name != "SCOPE_UNSPECIFIED"]
+    generate_parser.add_argument("--scope", required=True, choices=scopes)
     generate_parser.add_argument(
         "--scope-data", required=True, type=scope_data_arg, help="a JSON object, e.g. '{\"block_id\": 2}'"
     )

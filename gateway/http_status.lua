@@ -36,6 +36,29 @@ function envoy_on_request(request_handle)
   end
 end
 
+-- The transcoder refuses a name an enum does not have (`"scope": "program"`) with the message
+-- `scope: invalid value "program" for type type.googleapis.com/studysync.packages.v1.Scope`. Such a
+-- value is out of a closed set, so it is answered as the services answer one: INVALID_FIELD,
+-- "scope: must be one of PROGRAM, YEAR, BLOCK, THEME" (the names come from the route's metadata,
+-- gateway/render.py enum_names). Anything else is left as it is.
+local ENUM_ERROR = '"message":"([%w_%.%[%]]+): invalid value .- for type type%.googleapis%.com/([%w_%.]+)"'
+
+local function closed_set_error(response_handle, text)
+  local start, finish, field, enum = string.find(text, ENUM_ERROR)
+  if start == nil then
+    return text
+  end
+  local names = (response_handle:metadata():get("enum_names") or {})[enum]
+  if names == nil then
+    return text
+  end
+  local reason = string.find(text, '"reason":"INVALID_REQUEST"', 1, true)
+  text = string.sub(text, 1, reason - 1) .. '"reason":"INVALID_FIELD"' .. string.sub(text, reason + 26)
+  start, finish = string.find(text, ENUM_ERROR) -- the reason may sit before the message
+  return string.sub(text, 1, start - 1) .. '"message":"' .. field .. ": must be one of " .. names .. '"'
+    .. string.sub(text, finish + 1)
+end
+
 -- The gateway's own 400 (reason INVALID_REQUEST) whose message starts with a field path gets that
 -- path as ErrorInfo metadata.field, like the services' errors. The body is our local_reply_config
 -- JSON (keys sorted), so the path is known to be plain [A-Za-z0-9_.[]] text.
@@ -45,6 +68,7 @@ local function add_field(response_handle)
   if not string.find(text, '"reason":"INVALID_REQUEST"', 1, true) or string.find(text, '"field":', 1, true) then
     return
   end
+  text = closed_set_error(response_handle, text)
   local field = string.match(text, '"message":"([%w_%.%[%]]+): ')
   if field == nil then
     return

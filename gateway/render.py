@@ -304,12 +304,36 @@ def error_mappers(indent: str = "            ") -> str:
     )
 
 
+def enum_names() -> dict[str, str]:
+    """Each enum of the services' protos → its value names but the zero one (`"PROGRAM, YEAR, BLOCK,
+    THEME"`): the Lua filter lists them when the transcoder refuses a name the enum does not have."""
+    names: dict[str, str] = {}
+    files = [visibility.service_descriptor(service).file for _, service in CLUSTER_SERVICES]
+    seen: set[str] = set()
+    while files:
+        file = files.pop()
+        if file.name in seen or not file.package.startswith("studysync."):
+            continue
+        seen.add(file.name)
+        files.extend(file.dependencies)
+        enums = list(file.enum_types_by_name.values())
+        messages = list(file.message_types_by_name.values())
+        while messages:
+            message = messages.pop()
+            enums.extend(message.enum_types)
+            messages.extend(message.nested_types)
+        for enum in enums:
+            names[enum.full_name] = ", ".join(value.name for value in enum.values if value.number != 0)
+    return dict(sorted(names.items()))
+
+
 def render(config: GatewayConfig) -> str:
     """The Envoy YAML for `config`."""
     values: dict[str, object] = asdict(config)
     values["web_routes"] = web_routes(config) + docs_routes(config)
     values["max_direct_response_body_size_bytes"] = max_web_file_bytes(config)
     values["error_mappers"] = error_mappers()
+    values["enum_names"] = json.dumps(enum_names())
     values["error_fallback_format"] = _error_format(*GATEWAY_ERROR_FALLBACK, "              ")
     values["healthz_unhealthy_format"] = _error_format(14, "NOT_ALL_SERVICES_HEALTHY", "                ")
     for name in ("progress", "packages", "sync"):

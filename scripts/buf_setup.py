@@ -3,14 +3,23 @@ installed googleapis-common-protos package, copied into a git-ignored second buf
 
     python scripts/buf_setup.py            # buf lint
     python scripts/buf_setup.py build -o build/studysync.binpb
+    python scripts/buf_setup.py breaking-against main
+
+`buf breaking --against '.git#branch=main'` cannot build main by itself (the google protos are not in
+git), so `breaking-against REF` exports REF's buf.yaml and protos/, adds the google protos, and
+compares with that.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import io
+import os
 import shutil
 import subprocess
 import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,9 +67,40 @@ def run_buf(args: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def export_workspace(ref: str, dest: Path) -> Path:
+    """The buf workspace as commit `ref` has it (buf.yaml, protos/) in `dest`, with the google protos."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref, "buf.yaml", "protos"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    copy_google_protos(dest / "build" / "third_party")
+    return dest
+
+
+def breaking(against: Path, workspace: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`buf breaking` of `workspace` against another workspace directory, one JSON finding a line."""
+    copy_google_protos(workspace / "build" / "third_party")
+    # Relative to the root, so findings in this repository read `protos/studysync/…`.
+    target = os.path.relpath(workspace, ROOT)
+    return run_buf(["breaking", target, "--against", str(against), "--error-format=json"])
+
+
+def breaking_against(ref: str) -> subprocess.CompletedProcess[str]:
+    """`buf breaking` of the working tree against commit `ref` (a branch, a tag, a sha)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return breaking(export_workspace(ref, Path(tmp)))
+
+
 if __name__ == "__main__":
     try:
-        result = run_buf(sys.argv[1:] or ["lint"])
+        if sys.argv[1:2] == ["breaking-against"] and len(sys.argv) == 3:
+            result = breaking_against(sys.argv[2])
+        else:
+            result = run_buf(sys.argv[1:] or ["lint"])
     except (RuntimeError, subprocess.CalledProcessError) as error:
         sys.exit(f"buf_setup: {error}")
     sys.stdout.write(result.stdout)

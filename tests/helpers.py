@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import uuid
 from pathlib import Path
+from types import ModuleType
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
 from services.sync.domain import payload_hash
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def buf_setup() -> ModuleType:
+    """scripts/buf_setup.py (buf from npm, the google protos beside protos/), imported from its path."""
+    spec = importlib.util.spec_from_file_location("buf_setup", ROOT / "scripts" / "buf_setup.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:

@@ -17,6 +17,14 @@ def _optional(message, field: str):  # noqa: ANN001, ANN202 (any message with op
     return getattr(message, field) if message.HasField(field) else None
 
 
+def scope_from_proto(scope: int) -> str:
+    """The domain's scope name: "" when unset, and a number no name has stays a number, which the
+    domain refuses like any unknown scope."""
+    if scope == res.SCOPE_UNSPECIFIED:
+        return ""
+    return res.Scope.Name(scope) if scope in res.Scope.values() else str(scope)
+
+
 def question_from_proto(question: res.Question) -> Question:
     return Question(
         question.question_id,
@@ -44,7 +52,7 @@ def summary_to_proto(summary: PackageSummary) -> res.TestPackageSummary:
     return res.TestPackageSummary(
         package_id=summary.package_id,
         name=summary.name,
-        scope=summary.scope,
+        scope=summary.scope,  # protobuf sets an enum from its name
         scope_data=dict_to_struct(summary.scope_data),
         version=summary.version,
         version_hash=summary.version_hash,
@@ -60,7 +68,7 @@ def package_to_proto(package: Package) -> res.TestPackage:
         package_id=summary.package_id,
         name=summary.name,
         description=package.description,
-        scope=summary.scope,
+        scope=summary.scope,  # protobuf sets an enum from its name
         scope_data=dict_to_struct(summary.scope_data),
         version=summary.version,
         version_hash=summary.version_hash,
@@ -93,7 +101,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
     async def ListTestPackages(self, request, context):  # noqa: N802 (gRPC method name)
         current_principal()
         packages, token = await self._use_cases.list_packages(
-            request.scope,
+            scope_from_proto(request.scope),
             *(_optional(request, f) for f in SCOPE_IDS),
             request.page_size,
             request.page_token,
@@ -117,7 +125,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         current_principal()
         result = await self._use_cases.compare(
             [(h.package_id, h.version_hash) for h in request.held],
-            request.scope,
+            scope_from_proto(request.scope),
             *(_optional(request, f) for f in SCOPE_IDS),
             request.page_size,
             request.page_token,
@@ -144,7 +152,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
             current_principal(),
             request.name,
             request.description,
-            request.scope,
+            scope_from_proto(request.scope),
             _scope_data(request),
             list(request.question_ids),
         )
@@ -155,11 +163,15 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
 
     async def GenerateTestPackage(self, request, context):  # noqa: N802
         package, created = await self._use_cases.generate(
-            current_principal(), request.scope, _scope_data(request), request.name, request.description
+            current_principal(),
+            scope_from_proto(request.scope),
+            _scope_data(request),
+            request.name,
+            request.description,
         )
         return pb.GenerateTestPackageResponse(package=package_to_proto(package), created=created)
 
     async def BatchGetQuestions(self, request, context):  # noqa: N802
         current_principal()
-        questions = await self._use_cases.questions(list(request.question_ids), request.package_id)
+        questions = await self._use_cases.questions(list(request.question_ids.ids), request.package_id)
         return pb.BatchGetQuestionsResponse(questions=[question_to_proto(q) for q in questions])

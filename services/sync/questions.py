@@ -56,8 +56,10 @@ class QuestionSource:
         if package_id and package_id in self._snapshots:
             self._snapshots.move_to_end(package_id)
             return self._snapshots[package_id]
-        request = pb.BatchGetQuestionsRequest(
-            package_id=package_id or "", question_ids=[] if package_id else question_ids
+        request = (
+            pb.BatchGetQuestionsRequest(package_id=package_id)
+            if package_id
+            else pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=question_ids))
         )
         try:
             response = await self._stub.BatchGetQuestions(

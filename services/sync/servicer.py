@@ -52,7 +52,7 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
         return res.Session(
             session_id=view.session_id,
             offline_session_id=view.offline_session_id,
-            status=view.status,
+            status=view.status,  # protobuf sets an enum from its name
             mode=view.mode,
             **view.scope,
             answered_count=answered,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,13 @@ import yaml
 
 from devstack.registry import SPECS
 from gateway.render import config_from_env, render
+from tests.helpers import buf_setup
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _buf_setup():
-    spec = importlib.util.spec_from_file_location("buf_setup", ROOT / "scripts" / "buf_setup.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
 def test_buf_lint_passes():
-    result = _buf_setup().run_buf(["lint"])
+    result = buf_setup().run_buf(["lint"])
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -115,12 +115,13 @@ def test_cli_publishes_a_draft_and_publishing_again_changes_nothing(stack, http,
 
     from studysync.packages.v1 import packages_service_pb2 as pb
     from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
+    from studysync.packages.v1 import resources_pb2 as res
 
     token = stack.token("admin-1", roles=["admin"])
     metadata = (("authorization", f"Bearer {token}"),)
     load_sample(stack.grpc_target("packages"), token)
     with grpc.insecure_channel(stack.grpc_target("packages")) as channel:
-        request = pb.CreateTestPackageRequest(name="Year 2 review", scope="YEAR")
+        request = pb.CreateTestPackageRequest(name="Year 2 review", scope=res.YEAR)
         request.scope_data.update({"year_id": 2})
         draft = pb_grpc.PackagesServiceStub(channel).CreateTestPackage(request, metadata=metadata)
     assert draft.question_count == 20 and not draft.is_published

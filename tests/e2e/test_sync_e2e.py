@@ -72,6 +72,7 @@ def test_seed_curl_calls_acked_then_duplicate(http, bearer, seed_question):
     assert duplicate["server_attempt_id"] == acked["server_attempt_id"]
     session = http.get(f"/api/v1/sync/sessions/{acked['server_session_id']}", headers=headers).json()
     assert session["answered_count"] == 1 and session["correct_count"] == 1
+    assert (session["status"], session["mode"]) == ("ACTIVE", "TUTOR")  # enums, as their JSON names
     assert session["answers"][0]["answered_at"] == "2026-01-28T10:00:00Z"
     receipts = http.get(
         "/api/v1/sync/receipts",
@@ -97,6 +98,27 @@ def test_more_than_a_hundred_attempts_is_400_json(http, bearer, seed_question):
     response = http.post("/api/v1/sync/attempts:batch", json={"attempts": [attempt] * 101}, headers=bearer())
     body = assert_json_error(response, 400)
     assert body["details"][0]["metadata"]["field"] == "attempts"
+
+
+def test_an_attempt_with_neither_session_id_is_rejected_naming_offline_session_id(
+    http, bearer, seed_question
+):
+    body = seed_body()
+    del body["attempts"][0]["offline_session_id"]
+    [result] = http.post(
+        "/api/v1/sync/attempts:batch", json=body, headers=bearer("u-" + uuid.uuid4().hex)
+    ).json()["results"]
+    assert (result["status"], result["error_code"]) == ("rejected", "INVALID_FIELD")
+    assert result["error_message"].startswith("offline_session_id:")
+
+
+def test_an_attempt_with_both_session_ids_is_400_naming_the_attempt(http, bearer, seed_question):
+    """The pair is a oneof: the transcoder refuses a second member before the service sees it."""
+    body = seed_body()
+    body["attempts"][0]["session_id"] = str(uuid.uuid4())
+    error = assert_json_error(http.post("/api/v1/sync/attempts:batch", json=body, headers=bearer()), 400)
+    assert error["details"][0]["metadata"]["field"] == "attempts[0]"
+    assert "session_id" in error["message"]
 
 
 def test_someone_elses_session_is_404(http, bearer, seed_question):

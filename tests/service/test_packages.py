@@ -20,6 +20,8 @@ from studysync.packages.v1 import resources_pb2 as res
 from tests.conftest import auth
 from tests.helpers import error_info, metric_value, scrape_metrics
 
+UNKNOWN_SCOPE = 99  # a number no Scope name has, as a newer client could send
+
 
 def struct(data: dict) -> struct_pb2.Struct:
     value = struct_pb2.Struct()
@@ -78,12 +80,12 @@ def bank(packages_stub, admin, block):
 
 async def generate(stub, admin, block: int, scope_data: dict | None = None) -> pb.GenerateTestPackageResponse:
     return await stub.GenerateTestPackage(
-        pb.GenerateTestPackageRequest(scope="BLOCK", scope_data=struct(scope_data or {"block_id": block})),
+        pb.GenerateTestPackageRequest(scope=res.BLOCK, scope_data=struct(scope_data or {"block_id": block})),
         metadata=admin,
     )
 
 
-def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: str = "BLOCK", **fields):  # noqa: ANN001, ANN003, ANN201
+def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: int = res.BLOCK, **fields):  # noqa: ANN001, ANN003, ANN201
     """The CreateTestPackage call (awaitable) for a draft of one scope; from the bank without ids."""
     name = fields.pop("name", "Draft")
     request = pb.CreateTestPackageRequest(
@@ -225,7 +227,7 @@ async def test_a_draft_older_than_the_published_version_of_its_scope_is_refused(
     info = error_info(caught.value)
     assert info.reason == "STALE_DRAFT" and info.metadata["field"] == "package_id"
     listed = await packages_stub.ListTestPackages(
-        pb.ListTestPackagesRequest(scope="BLOCK", block_id=block), metadata=reader
+        pb.ListTestPackagesRequest(scope=res.BLOCK, block_id=block), metadata=reader
     )
     assert [p.package_id for p in listed.packages] == [newer.package_id]  # the old draft stayed a draft
     again = await publish(packages_stub, admin, newer.package_id)  # publishing is still idempotent
@@ -382,9 +384,9 @@ async def test_list_filters_by_scope_ids_and_pages_newest_first(packages_stub, a
             (await generate(packages_stub, admin, 0, {"year_id": year, "block_id": block + offset})).package
         )
     # a draft of the same year is never listed
-    await create_draft(packages_stub, admin, {"year_id": year}, [batch[0].question_id], scope="YEAR")
+    await create_draft(packages_stub, admin, {"year_id": year}, [batch[0].question_id], scope=res.YEAR)
     only = await packages_stub.ListTestPackages(
-        pb.ListTestPackagesRequest(scope="BLOCK", block_id=block + 1), metadata=reader
+        pb.ListTestPackagesRequest(scope=res.BLOCK, block_id=block + 1), metadata=reader
     )
     assert [p.package_id for p in only.packages] == [made[1].package_id]
     item = only.packages[0]
@@ -392,12 +394,12 @@ async def test_list_filters_by_scope_ids_and_pages_newest_first(packages_stub, a
     assert item.HasField("published_at") and item.name == made[1].name
     assert (
         await packages_stub.ListTestPackages(
-            pb.ListTestPackagesRequest(scope="YEAR", year_id=year), metadata=reader
+            pb.ListTestPackagesRequest(scope=res.YEAR, year_id=year), metadata=reader
         )
     ).packages == []
     assert (
         await packages_stub.ListTestPackages(
-            pb.ListTestPackagesRequest(scope="THEME", block_id=block + 1), metadata=reader
+            pb.ListTestPackagesRequest(scope=res.THEME, block_id=block + 1), metadata=reader
         )
     ).packages == []
     seen, token, pages = [], "", 0
@@ -433,7 +435,7 @@ async def test_compare_tells_current_stale_gone_and_new(packages_stub, admin, re
                 res.HeldPackage(package_id=unknown, version_hash="0" * 64),
                 res.HeldPackage(package_id=v2.package_id, version_hash="f" * 64),
             ],
-            scope="BLOCK",
+            scope=res.BLOCK,
         ),
         metadata=reader,
     )
@@ -458,7 +460,7 @@ async def test_compare_pages_its_new_packages_until_the_token_is_empty(packages_
     seen, token, pages = [], "", 0
     while True:
         page = await packages_stub.CompareTestPackages(
-            pb.CompareTestPackagesRequest(scope="BLOCK", year_id=year, page_size=2, page_token=token),
+            pb.CompareTestPackagesRequest(scope=res.BLOCK, year_id=year, page_size=2, page_token=token),
             metadata=reader,
         )
         pages += 1
@@ -503,7 +505,7 @@ async def test_batch_get_questions_by_ids_and_by_package_snapshot(
     package = (await generate(packages_stub, admin, block)).package
     ids = [loaded[1].question_id.upper(), str(uuid.uuid4()), loaded[0].question_id]
     by_id = await packages_stub.BatchGetQuestions(
-        pb.BatchGetQuestionsRequest(question_ids=ids), metadata=reader
+        pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=ids)), metadata=reader
     )
     assert [q.question_id for q in by_id.questions] == [loaded[1].question_id, loaded[0].question_id]
     first = by_id.questions[0]
@@ -520,7 +522,7 @@ async def test_batch_get_questions_by_ids_and_by_package_snapshot(
     assert {q.question_id: q.correct_index for q in snap.questions} == frozen
     assert all(q.block_id == block for q in snap.questions)
     bank_now = await packages_stub.BatchGetQuestions(
-        pb.BatchGetQuestionsRequest(question_ids=[loaded[1].question_id]), metadata=reader
+        pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=[loaded[1].question_id])), metadata=reader
     )
     assert bank_now.questions[0].correct_index == loaded[1].correct_index != frozen[loaded[1].question_id]
 
@@ -547,7 +549,7 @@ async def test_batch_get_questions_refuses_a_user_token_and_admits_an_admin(
     packages_stub, admin, reader, bank
 ):
     loaded = await bank()
-    request = pb.BatchGetQuestionsRequest(question_ids=[loaded[0].question_id])
+    request = pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=[loaded[0].question_id]))
     with pytest.raises(grpc.aio.AioRpcError) as caught:  # the answer key is not a learner's to read
         await packages_stub.BatchGetQuestions(request, metadata=reader)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -561,20 +563,23 @@ async def test_batch_get_questions_refuses_a_user_token_and_admits_an_admin(
     [
         ("GetTestPackage", pb.GetTestPackageRequest(package_id="not-a-uuid"), "package_id"),
         ("GetTestPackage", pb.GetTestPackageRequest(), "package_id"),
-        ("ListTestPackages", pb.ListTestPackagesRequest(scope="LESSON"), "scope"),
+        ("ListTestPackages", pb.ListTestPackagesRequest(scope=UNKNOWN_SCOPE), "scope"),
         ("ListTestPackages", pb.ListTestPackagesRequest(page_token="???"), "page_token"),
         ("ListTestPackages", pb.ListTestPackagesRequest(page_size=-1), "page_size"),
         ("ListTestPackages", pb.ListTestPackagesRequest(block_id=0), "block_id"),
         ("BatchGetQuestions", pb.BatchGetQuestionsRequest(), "question_ids"),
+        ("BatchGetQuestions", pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds()), "question_ids"),
+        ("BatchGetQuestions", pb.BatchGetQuestionsRequest(package_id=""), "question_ids"),
         (
             "BatchGetQuestions",
-            pb.BatchGetQuestionsRequest(question_ids=[str(uuid.uuid4())], package_id=str(uuid.uuid4())),
-            "question_ids",
+            pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=["x"])),
+            "question_ids[0]",
         ),
-        ("BatchGetQuestions", pb.BatchGetQuestionsRequest(question_ids=["x"]), "question_ids[0]"),
         (
             "BatchGetQuestions",
-            pb.BatchGetQuestionsRequest(question_ids=[str(uuid.uuid4()) for _ in range(1001)]),
+            pb.BatchGetQuestionsRequest(
+                question_ids=pb.QuestionIds(ids=[str(uuid.uuid4()) for _ in range(1001)])
+            ),
             "question_ids",
         ),
         ("BatchGetQuestions", pb.BatchGetQuestionsRequest(package_id="x"), "package_id"),
@@ -588,7 +593,7 @@ async def test_batch_get_questions_refuses_a_user_token_and_admits_an_admin(
             pb.CompareTestPackagesRequest(held=[res.HeldPackage(package_id=str(uuid.uuid4()))] * 501),
             "held",
         ),
-        ("CompareTestPackages", pb.CompareTestPackagesRequest(scope="LESSON"), "scope"),
+        ("CompareTestPackages", pb.CompareTestPackagesRequest(scope=UNKNOWN_SCOPE), "scope"),
     ],
 )
 async def test_bad_reads_are_invalid_argument_naming_the_field(
@@ -645,7 +650,8 @@ async def test_a_bad_question_is_named_by_its_index_and_nothing_is_stored(
     )
     assert error_info(error).metadata["field"] == field
     stored = await packages_stub.BatchGetQuestions(
-        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in good]), metadata=service_caller
+        pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=[q.question_id for q in good])),
+        metadata=service_caller,
     )
     assert list(stored.questions) == []  # the whole call was refused, not half stored
 
@@ -674,7 +680,8 @@ async def test_a_thousand_questions_import_in_one_call(packages_stub, admin, ser
     assert [q.question_id for q in stored.questions] == [q.question_id for q in batch]
     assert all(q.HasField("updated_at") for q in stored.questions)
     found = await packages_stub.BatchGetQuestions(
-        pb.BatchGetQuestionsRequest(question_ids=[q.question_id for q in batch]), metadata=service_caller
+        pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=[q.question_id for q in batch])),
+        metadata=service_caller,
     )
     assert len(found.questions) == 1000
 
@@ -687,7 +694,7 @@ async def test_a_draft_from_the_bank_takes_the_questions_matching_the_scope(
         packages_stub,
         admin,
         {"theme_id": block * 10 + 1, "block_id": block},
-        scope="THEME",
+        scope=res.THEME,
         name="One theme",
         description="Questions of one theme",
     )
@@ -716,20 +723,23 @@ async def test_unknown_question_ids_are_listed(packages_stub, admin, bank, block
 @pytest.mark.parametrize(
     ("request_", "field"),
     [
-        (pb.CreateTestPackageRequest(scope="BLOCK", scope_data=struct({"block_id": 1})), "name"),
-        (pb.CreateTestPackageRequest(name="x", scope="LESSON", scope_data=struct({"block_id": 1})), "scope"),
-        (pb.CreateTestPackageRequest(name="x", scope="BLOCK"), "scope_data"),
+        (pb.CreateTestPackageRequest(scope=res.BLOCK, scope_data=struct({"block_id": 1})), "name"),
         (
-            pb.CreateTestPackageRequest(name="x", scope="BLOCK", scope_data=struct({"year_id": 1})),
+            pb.CreateTestPackageRequest(name="x", scope=UNKNOWN_SCOPE, scope_data=struct({"block_id": 1})),
+            "scope",
+        ),
+        (pb.CreateTestPackageRequest(name="x", scope=res.BLOCK), "scope_data"),
+        (
+            pb.CreateTestPackageRequest(name="x", scope=res.BLOCK, scope_data=struct({"year_id": 1})),
             "scope_data",
         ),
         (
-            pb.CreateTestPackageRequest(name="x", scope="BLOCK", scope_data=struct({"block_id": "two"})),
+            pb.CreateTestPackageRequest(name="x", scope=res.BLOCK, scope_data=struct({"block_id": "two"})),
             "scope_data.block_id",
         ),
         (
             pb.CreateTestPackageRequest(
-                name="x", scope="BLOCK", scope_data=struct({"block_id": 1}), question_ids=["nope"]
+                name="x", scope=res.BLOCK, scope_data=struct({"block_id": 1}), question_ids=["nope"]
             ),
             "question_ids[0]",
         ),
@@ -755,16 +765,16 @@ async def test_publishing_an_unknown_package_is_not_found_and_a_bad_id_is_invali
 ADMIN_CALLS = {
     "BatchCreateQuestions": pb.BatchCreateQuestionsRequest(questions=[_question()]),
     "CreateTestPackage": pb.CreateTestPackageRequest(
-        name="x", scope="BLOCK", scope_data=struct({"block_id": 1})
+        name="x", scope=res.BLOCK, scope_data=struct({"block_id": 1})
     ),
     "PublishTestPackage": pb.PublishTestPackageRequest(package_id=str(uuid.uuid4())),
-    "GenerateTestPackage": pb.GenerateTestPackageRequest(scope="BLOCK", scope_data=struct({"block_id": 1})),
+    "GenerateTestPackage": pb.GenerateTestPackageRequest(scope=res.BLOCK, scope_data=struct({"block_id": 1})),
 }
 READ_CALLS = {
     "ListTestPackages": pb.ListTestPackagesRequest(),
     "GetTestPackage": pb.GetTestPackageRequest(package_id=str(uuid.uuid4())),
     "CompareTestPackages": pb.CompareTestPackagesRequest(),
-    "BatchGetQuestions": pb.BatchGetQuestionsRequest(question_ids=[str(uuid.uuid4())]),
+    "BatchGetQuestions": pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=[str(uuid.uuid4())])),
 }
 
 

@@ -72,7 +72,9 @@ def attempt(
         "answered_at": answered_at,
         "payload_hash": payload_hash(answered_at, question_id, option),
     }
-    if offline is None and "session_id" not in fields:
+    if "session_id" in fields:
+        del values["offline_session_id"]  # the other member of the oneof
+    elif offline is None:
         values["offline_session_id"] = str(uuid.uuid5(uuid.NAMESPACE_OID, question_id))
     values.update(fields)
     return res.AttemptInput(**values)
@@ -103,7 +105,7 @@ async def test_seed_flow_acked_then_duplicate_with_the_same_ids(sync_stub, metad
         acked.server_session_id,
     )
     view = await session(sync_stub, metadata, acked.server_session_id)
-    assert (view.status, view.mode, view.offline_session_id) == ("ACTIVE", "TUTOR", offline)
+    assert (view.status, view.mode, view.offline_session_id) == (res.ACTIVE, res.TUTOR, offline)
     assert (view.year_id, view.block_id, view.theme_id) == (2, bank[0].block_id, 7)
     assert (view.answered_count, view.correct_count) == (1, 0)
 
@@ -219,7 +221,7 @@ async def test_package_pinned_scoring_uses_the_snapshot_after_the_bank_changes(
     scope.update({"block_id": bank[0].block_id})
     package = (
         await packages_stub.GenerateTestPackage(
-            ppb.GenerateTestPackageRequest(scope="BLOCK", scope_data=scope), metadata=admin
+            ppb.GenerateTestPackageRequest(scope=pres.BLOCK, scope_data=scope), metadata=admin
         )
     ).package
     edited = bank[0]

@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from studysync.packages.v1 import resources_pb2 as studysync_dot_packages_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,studysync/packages/v1/packages_service.proto\x12\x15studysync.packages.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a%studysync/packages/v1/resources.proto\"\xb9\x01\n\x17ListTestPackagesRequest\x12\r\n\x05scope\x18\x01 \x01(\t\x12\x14\n\x07year_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\x08\x62lock_id\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08theme_id\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\tB\n\n\x08_year_idB\x0b\n\t_block_idB\x0b\n\t_theme_id\"p\n\x18ListTestPackagesResponse\x12;\n\x08packages\x18\x01 \x03(\x0b\x32).studysync.packages.v1.TestPackageSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x15GetTestPackageRequest\x12\x12\n\npackage_id\x18\x01 \x01(\t\"\xee\x01\n\x1a\x43ompareTestPackagesRequest\x12\x30\n\x04held\x18\x01 \x03(\x0b\x32\".studysync.packages.v1.HeldPackage\x12\r\n\x05scope\x18\x02 \x01(\t\x12\x14\n\x07year_id\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\x08\x62lock_id\x18\x04 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08theme_id\x18\x05 \x01(\x03H\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\tB\n\n\x08_year_idB\x0b\n\t_block_idB\x0b\n\t_theme_id\"\x92\x02\n\x1b\x43ompareTestPackagesResponse\x12\x33\n\x07\x63urrent\x18\x01 \x03(\x0b\x32\".studysync.packages.v1.HeldPackage\x12\x32\n\x05stale\x18\x02 \x03(\x0b\x32#.studysync.packages.v1.StalePackage\x12\x30\n\x04gone\x18\x03 \x03(\x0b\x32\".studysync.packages.v1.HeldPackage\x12?\n\x0cnew_packages\x18\x04 \x03(\x0b\x32).studysync.packages.v1.TestPackageSummary\x12\x17\n\x0fnext_page_token\x18\x05 \x01(\t\"Q\n\x1b\x42\x61tchCreateQuestionsRequest\x12\x32\n\tquestions\x18\x01 \x03(\x0b\x32\x1f.studysync.packages.v1.Question\"R\n\x1c\x42\x61tchCreateQuestionsResponse\x12\x32\n\tquestions\x18\x01 \x03(\x0b\x32\x1f.studysync.packages.v1.Question\"\x8f\x01\n\x18\x43reateTestPackageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\r\n\x05scope\x18\x03 \x01(\t\x12+\n\nscope_data\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cquestion_ids\x18\x05 \x03(\t\"/\n\x19PublishTestPackageRequest\x12\x12\n\npackage_id\x18\x01 \x01(\t\"{\n\x1aGenerateTestPackageRequest\x12\r\n\x05scope\x18\x01 \x01(\t\x12+\n\nscope_data\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"c\n\x1bGenerateTestPackageResponse\x12\x33\n\x07package\x18\x01 \x01(\x0b\x32\".studysync.packages.v1.TestPackage\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"D\n\x18\x42\x61tchGetQuestionsRequest\x12\x14\n\x0cquestion_ids\x18\x01 \x03(\t\x12\x12\n\npackage_id\x18\x02 \x01(\t\"O\n\x19\x42\x61tchGetQuestionsResponse\x12\x32\n\tquestions\x18\x01 \x03(\x0b\x32\x1f.studysync.packages.v1.Question2\xac\n\n\x0fPackagesService\x12\x93\x01\n\x10ListTestPackages\x12..studysync.packages.v1.ListTestPackagesRequest\x1a/.studysync.packages.v1.ListTestPackagesResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/tests/packages\x12\xbe\x01\n\x0eGetTestPackage\x12,.studysync.packages.v1.GetTestPackageRequest\x1a\".studysync.packages.v1.TestPackage\"Z\x82\xd3\xe4\x93\x02T\x12#/api/v1/tests/packages/{package_id}Z-B+\n\x04HEAD\x12#/api/v1/tests/packages/{package_id}\x12\xa7\x01\n\x13\x43ompareTestPackages\x12\x31.studysync.packages.v1.CompareTestPackagesRequest\x1a\x32.studysync.packages.v1.CompareTestPackagesResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/api/v1/tests/packages:compare:\x01*\x12\xaf\x01\n\x14\x42\x61tchCreateQuestions\x12\x32.studysync.packages.v1.BatchCreateQuestionsRequest\x1a\x33.studysync.packages.v1.BatchCreateQuestionsResponse\".\x82\xd3\xe4\x93\x02(\"#/api/v1/admin/questions:batchCreate:\x01*\x12\x91\x01\n\x11\x43reateTestPackage\x12/.studysync.packages.v1.CreateTestPackageRequest\x1a\".studysync.packages.v1.TestPackage\"\'\x82\xd3\xe4\x93\x02!\"\x1c/api/v1/admin/tests/packages:\x01*\x12\xa8\x01\n\x12PublishTestPackage\x12\x30.studysync.packages.v1.PublishTestPackageRequest\x1a\".studysync.packages.v1.TestPackage\"<\x82\xd3\xe4\x93\x02\x36\"1/api/v1/admin/tests/packages/{package_id}:publish:\x01*\x12\xae\x01\n\x13GenerateTestPackage\x12\x31.studysync.packages.v1.GenerateTestPackageRequest\x1a\x32.studysync.packages.v1.GenerateTestPackageResponse\"0\x82\xd3\xe4\x93\x02*\"%/api/v1/admin/tests/packages:generate:\x01*\x12v\n\x11\x42\x61tchGetQuestions\x12/.studysync.packages.v1.BatchGetQuestionsRequest\x1a\x30.studysync.packages.v1.BatchGetQuestionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,studysync/packages/v1/packages_service.proto\x12\x15studysync.packages.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a%studysync/packages/v1/resources.proto\"\xd7\x01\n\x17ListTestPackagesRequest\x12+\n\x05scope\x18\x01 \x01(\x0e\x32\x1c.studysync.packages.v1.Scope\x12\x14\n\x07year_id\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\x08\x62lock_id\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08theme_id\x18\x04 \x01(\x03H\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\tB\n\n\x08_year_idB\x0b\n\t_block_idB\x0b\n\t_theme_id\"p\n\x18ListTestPackagesResponse\x12;\n\x08packages\x18\x01 \x03(\x0b\x32).studysync.packages.v1.TestPackageSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"+\n\x15GetTestPackageRequest\x12\x12\n\npackage_id\x18\x01 \x01(\t\"\x8c\x02\n\x1a\x43ompareTestPackagesRequest\x12\x30\n\x04held\x18\x01 \x03(\x0b\x32\".studysync.packages.v1.HeldPackage\x12+\n\x05scope\x18\x02 \x01(\x0e\x32\x1c.studysync.packages.v1.Scope\x12\x14\n\x07year_id\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x15\n\x08\x62lock_id\x18\x04 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08theme_id\x18\x05 \x01(\x03H\x02\x88\x01\x01\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\tB\n\n\x08_year_idB\x0b\n\t_block_idB\x0b\n\t_theme_id\"\x92\x02\n\x1b\x43ompareTestPackagesResponse\x12\x33\n\x07\x63urrent\x18\x01 \x03(\x0b\x32\".studysync.packages.v1.HeldPackage\x12\x32\n\x05stale\x18\x02 \x03(\x0b\x32#.studysync.packages.v1.StalePackage\x12\x30\n\x04gone\x18\x03 \x03(\x0b\x32\".studysync.packages.v1.HeldPackage\x12?\n\x0cnew_packages\x18\x04 \x03(\x0b\x32).studysync.packages.v1.TestPackageSummary\x12\x17\n\x0fnext_page_token\x18\x05 \x01(\t\"Q\n\x1b\x42\x61tchCreateQuestionsRequest\x12\x32\n\tquestions\x18\x01 \x03(\x0b\x32\x1f.studysync.packages.v1.Question\"R\n\x1c\x42\x61tchCreateQuestionsResponse\x12\x32\n\tquestions\x18\x01 \x03(\x0b\x32\x1f.studysync.packages.v1.Question\"\xad\x01\n\x18\x43reateTestPackageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12+\n\x05scope\x18\x03 \x01(\x0e\x32\x1c.studysync.packages.v1.Scope\x12+\n\nscope_data\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x14\n\x0cquestion_ids\x18\x05 \x03(\t\"/\n\x19PublishTestPackageRequest\x12\x12\n\npackage_id\x18\x01 \x01(\t\"\x99\x01\n\x1aGenerateTestPackageRequest\x12+\n\x05scope\x18\x01 \x01(\x0e\x32\x1c.studysync.packages.v1.Scope\x12+\n\nscope_data\x18\x02 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"c\n\x1bGenerateTestPackageResponse\x12\x33\n\x07package\x18\x01 \x01(\x0b\x32\".studysync.packages.v1.TestPackage\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"|\n\x18\x42\x61tchGetQuestionsRequest\x12:\n\x0cquestion_ids\x18\x03 \x01(\x0b\x32\".studysync.packages.v1.QuestionIdsH\x00\x12\x14\n\npackage_id\x18\x02 \x01(\tH\x00\x42\x08\n\x06sourceJ\x04\x08\x01\x10\x02\"\x1a\n\x0bQuestionIds\x12\x0b\n\x03ids\x18\x01 \x03(\t\"O\n\x19\x42\x61tchGetQuestionsResponse\x12\x32\n\tquestions\x18\x01 \x03(\x0b\x32\x1f.studysync.packages.v1.Question2\xac\n\n\x0fPackagesService\x12\x93\x01\n\x10ListTestPackages\x12..studysync.packages.v1.ListTestPackagesRequest\x1a/.studysync.packages.v1.ListTestPackagesResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/tests/packages\x12\xbe\x01\n\x0eGetTestPackage\x12,.studysync.packages.v1.GetTestPackageRequest\x1a\".studysync.packages.v1.TestPackage\"Z\x82\xd3\xe4\x93\x02T\x12#/api/v1/tests/packages/{package_id}Z-B+\n\x04HEAD\x12#/api/v1/tests/packages/{package_id}\x12\xa7\x01\n\x13\x43ompareTestPackages\x12\x31.studysync.packages.v1.CompareTestPackagesRequest\x1a\x32.studysync.packages.v1.CompareTestPackagesResponse\")\x82\xd3\xe4\x93\x02#\"\x1e/api/v1/tests/packages:compare:\x01*\x12\xaf\x01\n\x14\x42\x61tchCreateQuestions\x12\x32.studysync.packages.v1.BatchCreateQuestionsRequest\x1a\x33.studysync.packages.v1.BatchCreateQuestionsResponse\".\x82\xd3\xe4\x93\x02(\"#/api/v1/admin/questions:batchCreate:\x01*\x12\x91\x01\n\x11\x43reateTestPackage\x12/.studysync.packages.v1.CreateTestPackageRequest\x1a\".studysync.packages.v1.TestPackage\"\'\x82\xd3\xe4\x93\x02!\"\x1c/api/v1/admin/tests/packages:\x01*\x12\xa8\x01\n\x12PublishTestPackage\x12\x30.studysync.packages.v1.PublishTestPackageRequest\x1a\".studysync.packages.v1.TestPackage\"<\x82\xd3\xe4\x93\x02\x36\"1/api/v1/admin/tests/packages/{package_id}:publish:\x01*\x12\xae\x01\n\x13GenerateTestPackage\x12\x31.studysync.packages.v1.GenerateTestPackageRequest\x1a\x32.studysync.packages.v1.GenerateTestPackageResponse\"0\x82\xd3\xe4\x93\x02*\"%/api/v1/admin/tests/packages:generate:\x01*\x12v\n\x11\x42\x61tchGetQuestions\x12/.studysync.packages.v1.BatchGetQuestionsRequest\x1a\x30.studysync.packages.v1.BatchGetQuestionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,31 +49,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PACKAGESSERVICE'].methods_by_name['GenerateTestPackage']._loaded_options = None
   _globals['_PACKAGESSERVICE'].methods_by_name['GenerateTestPackage']._serialized_options = b'\202\323\344\223\002*\"%/api/v1/admin/tests/packages:generate:\001*'
   _globals['_LISTTESTPACKAGESREQUEST']._serialized_start=171
-  _globals['_LISTTESTPACKAGESREQUEST']._serialized_end=356
-  _globals['_LISTTESTPACKAGESRESPONSE']._serialized_start=358
-  _globals['_LISTTESTPACKAGESRESPONSE']._serialized_end=470
-  _globals['_GETTESTPACKAGEREQUEST']._serialized_start=472
-  _globals['_GETTESTPACKAGEREQUEST']._serialized_end=515
-  _globals['_COMPARETESTPACKAGESREQUEST']._serialized_start=518
-  _globals['_COMPARETESTPACKAGESREQUEST']._serialized_end=756
-  _globals['_COMPARETESTPACKAGESRESPONSE']._serialized_start=759
-  _globals['_COMPARETESTPACKAGESRESPONSE']._serialized_end=1033
-  _globals['_BATCHCREATEQUESTIONSREQUEST']._serialized_start=1035
-  _globals['_BATCHCREATEQUESTIONSREQUEST']._serialized_end=1116
-  _globals['_BATCHCREATEQUESTIONSRESPONSE']._serialized_start=1118
-  _globals['_BATCHCREATEQUESTIONSRESPONSE']._serialized_end=1200
-  _globals['_CREATETESTPACKAGEREQUEST']._serialized_start=1203
-  _globals['_CREATETESTPACKAGEREQUEST']._serialized_end=1346
-  _globals['_PUBLISHTESTPACKAGEREQUEST']._serialized_start=1348
-  _globals['_PUBLISHTESTPACKAGEREQUEST']._serialized_end=1395
-  _globals['_GENERATETESTPACKAGEREQUEST']._serialized_start=1397
-  _globals['_GENERATETESTPACKAGEREQUEST']._serialized_end=1520
-  _globals['_GENERATETESTPACKAGERESPONSE']._serialized_start=1522
-  _globals['_GENERATETESTPACKAGERESPONSE']._serialized_end=1621
-  _globals['_BATCHGETQUESTIONSREQUEST']._serialized_start=1623
-  _globals['_BATCHGETQUESTIONSREQUEST']._serialized_end=1691
-  _globals['_BATCHGETQUESTIONSRESPONSE']._serialized_start=1693
-  _globals['_BATCHGETQUESTIONSRESPONSE']._serialized_end=1772
-  _globals['_PACKAGESSERVICE']._serialized_start=1775
-  _globals['_PACKAGESSERVICE']._serialized_end=3099
+  _globals['_LISTTESTPACKAGESREQUEST']._serialized_end=386
+  _globals['_LISTTESTPACKAGESRESPONSE']._serialized_start=388
+  _globals['_LISTTESTPACKAGESRESPONSE']._serialized_end=500
+  _globals['_GETTESTPACKAGEREQUEST']._serialized_start=502
+  _globals['_GETTESTPACKAGEREQUEST']._serialized_end=545
+  _globals['_COMPARETESTPACKAGESREQUEST']._serialized_start=548
+  _globals['_COMPARETESTPACKAGESREQUEST']._serialized_end=816
+  _globals['_COMPARETESTPACKAGESRESPONSE']._serialized_start=819
+  _globals['_COMPARETESTPACKAGESRESPONSE']._serialized_end=1093
+  _globals['_BATCHCREATEQUESTIONSREQUEST']._serialized_start=1095
+  _globals['_BATCHCREATEQUESTIONSREQUEST']._serialized_end=1176
+  _globals['_BATCHCREATEQUESTIONSRESPONSE']._serialized_start=1178
+  _globals['_BATCHCREATEQUESTIONSRESPONSE']._serialized_end=1260
+  _globals['_CREATETESTPACKAGEREQUEST']._serialized_start=1263
+  _globals['_CREATETESTPACKAGEREQUEST']._serialized_end=1436
+  _globals['_PUBLISHTESTPACKAGEREQUEST']._serialized_start=1438
+  _globals['_PUBLISHTESTPACKAGEREQUEST']._serialized_end=1485
+  _globals['_GENERATETESTPACKAGEREQUEST']._serialized_start=1488
+  _globals['_GENERATETESTPACKAGEREQUEST']._serialized_end=1641
+  _globals['_GENERATETESTPACKAGERESPONSE']._serialized_start=1643
+  _globals['_GENERATETESTPACKAGERESPONSE']._serialized_end=1742
+  _globals['_BATCHGETQUESTIONSREQUEST']._serialized_start=1744
+  _globals['_BATCHGETQUESTIONSREQUEST']._serialized_end=1868
+  _globals['_QUESTIONIDS']._serialized_start=1870
+  _globals['_QUESTIONIDS']._serialized_end=1896
+  _globals['_BATCHGETQUESTIONSRESPONSE']._serialized_start=1898
+  _globals['_BATCHGETQUESTIONSRESPONSE']._serialized_end=1977
+  _globals['_PACKAGESSERVICE']._serialized_start=1980
+  _globals['_PACKAGESSERVICE']._serialized_end=3304
 # @@protoc_insertion_point(module_scope)

@@ -17,13 +17,13 @@ class ListTestPackagesRequest(_message.Message):
     THEME_ID_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    scope: str
+    scope: _resources_pb2.Scope
     year_id: int
     block_id: int
     theme_id: int
     page_size: int
     page_token: str
-    def __init__(self, scope: _Optional[str] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, scope: _Optional[_Union[_resources_pb2.Scope, str]] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListTestPackagesResponse(_message.Message):
     __slots__ = ("packages", "next_page_token")
@@ -49,13 +49,13 @@ class CompareTestPackagesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     held: _containers.RepeatedCompositeFieldContainer[_resources_pb2.HeldPackage]
-    scope: str
+    scope: _resources_pb2.Scope
     year_id: int
     block_id: int
     theme_id: int
     page_size: int
     page_token: str
-    def __init__(self, held: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., scope: _Optional[str] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, held: _Optional[_Iterable[_Union[_resources_pb2.HeldPackage, _Mapping]]] = ..., scope: _Optional[_Union[_resources_pb2.Scope, str]] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class CompareTestPackagesResponse(_message.Message):
     __slots__ = ("current", "stale", "gone", "new_packages", "next_page_token")
@@ -92,10 +92,10 @@ class CreateTestPackageRequest(_message.Message):
     QUESTION_IDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
-    scope: str
+    scope: _resources_pb2.Scope
     scope_data: _struct_pb2.Struct
     question_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., scope: _Optional[str] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., question_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., scope: _Optional[_Union[_resources_pb2.Scope, str]] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., question_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PublishTestPackageRequest(_message.Message):
     __slots__ = ("package_id",)
@@ -109,11 +109,11 @@ class GenerateTestPackageRequest(_message.Message):
     SCOPE_DATA_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
-    scope: str
+    scope: _resources_pb2.Scope
     scope_data: _struct_pb2.Struct
     name: str
     description: str
-    def __init__(self, scope: _Optional[str] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    def __init__(self, scope: _Optional[_Union[_resources_pb2.Scope, str]] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class GenerateTestPackageResponse(_message.Message):
     __slots__ = ("package", "created")
@@ -127,9 +127,15 @@ class BatchGetQuestionsRequest(_message.Message):
     __slots__ = ("question_ids", "package_id")
     QUESTION_IDS_FIELD_NUMBER: _ClassVar[int]
     PACKAGE_ID_FIELD_NUMBER: _ClassVar[int]
-    question_ids: _containers.RepeatedScalarFieldContainer[str]
+    question_ids: QuestionIds
     package_id: str
-    def __init__(self, question_ids: _Optional[_Iterable[str]] = ..., package_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, question_ids: _Optional[_Union[QuestionIds, _Mapping]] = ..., package_id: _Optional[str] = ...) -> None: ...
+
+class QuestionIds(_message.Message):
+    __slots__ = ("ids",)
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchGetQuestionsResponse(_message.Message):
     __slots__ = ("questions",)

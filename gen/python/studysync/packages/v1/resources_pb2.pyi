@@ -3,12 +3,26 @@ import datetime
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class Scope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCOPE_UNSPECIFIED: _ClassVar[Scope]
+    PROGRAM: _ClassVar[Scope]
+    YEAR: _ClassVar[Scope]
+    BLOCK: _ClassVar[Scope]
+    THEME: _ClassVar[Scope]
+SCOPE_UNSPECIFIED: Scope
+PROGRAM: Scope
+YEAR: Scope
+BLOCK: Scope
+THEME: Scope
 
 class Question(_message.Message):
     __slots__ = ("question_id", "stem", "options", "correct_index", "explanation", "program", "year_id", "block_id", "theme_id", "updated_at")
@@ -67,7 +81,7 @@ class TestPackage(_message.Message):
     package_id: str
     name: str
     description: str
-    scope: str
+    scope: Scope
     scope_data: _struct_pb2.Struct
     version: int
     version_hash: str
@@ -78,7 +92,7 @@ class TestPackage(_message.Message):
     created_by: str
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, package_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., scope: _Optional[str] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version: _Optional[int] = ..., version_hash: _Optional[str] = ..., questions: _Optional[_Iterable[_Union[QuestionSnapshot, _Mapping]]] = ..., question_count: _Optional[int] = ..., is_published: _Optional[bool] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, package_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., scope: _Optional[_Union[Scope, str]] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version: _Optional[int] = ..., version_hash: _Optional[str] = ..., questions: _Optional[_Iterable[_Union[QuestionSnapshot, _Mapping]]] = ..., question_count: _Optional[int] = ..., is_published: _Optional[bool] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TestPackageSummary(_message.Message):
     __slots__ = ("package_id", "name", "scope", "scope_data", "version", "version_hash", "question_count", "published_at", "updated_at")
@@ -93,14 +107,14 @@ class TestPackageSummary(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     package_id: str
     name: str
-    scope: str
+    scope: Scope
     scope_data: _struct_pb2.Struct
     version: int
     version_hash: str
     question_count: int
     published_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, package_id: _Optional[str] = ..., name: _Optional[str] = ..., scope: _Optional[str] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version: _Optional[int] = ..., version_hash: _Optional[str] = ..., question_count: _Optional[int] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, package_id: _Optional[str] = ..., name: _Optional[str] = ..., scope: _Optional[_Union[Scope, str]] = ..., scope_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version: _Optional[int] = ..., version_hash: _Optional[str] = ..., question_count: _Optional[int] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class HeldPackage(_message.Message):
     __slots__ = ("package_id", "version_hash")

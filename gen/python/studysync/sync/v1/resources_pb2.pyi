@@ -2,12 +2,27 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class SessionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_STATUS_UNSPECIFIED: _ClassVar[SessionStatus]
+    ACTIVE: _ClassVar[SessionStatus]
+
+class SessionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SESSION_MODE_UNSPECIFIED: _ClassVar[SessionMode]
+    TUTOR: _ClassVar[SessionMode]
+SESSION_STATUS_UNSPECIFIED: SessionStatus
+ACTIVE: SessionStatus
+SESSION_MODE_UNSPECIFIED: SessionMode
+TUTOR: SessionMode
 
 class AttemptInput(_message.Message):
     __slots__ = ("client_attempt_id", "idempotency_key", "offline_session_id", "session_id", "question_id", "selected_option_index", "answered_at", "payload_hash", "package_id")
@@ -79,8 +94,8 @@ class Session(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     offline_session_id: str
-    status: str
-    mode: str
+    status: SessionStatus
+    mode: SessionMode
     year_id: int
     block_id: int
     theme_id: int
@@ -89,7 +104,7 @@ class Session(_message.Message):
     answers: _containers.RepeatedCompositeFieldContainer[SessionAnswer]
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, session_id: _Optional[str] = ..., offline_session_id: _Optional[str] = ..., status: _Optional[str] = ..., mode: _Optional[str] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ..., answered_count: _Optional[int] = ..., correct_count: _Optional[int] = ..., answers: _Optional[_Iterable[_Union[SessionAnswer, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, session_id: _Optional[str] = ..., offline_session_id: _Optional[str] = ..., status: _Optional[_Union[SessionStatus, str]] = ..., mode: _Optional[_Union[SessionMode, str]] = ..., year_id: _Optional[int] = ..., block_id: _Optional[int] = ..., theme_id: _Optional[int] = ..., answered_count: _Optional[int] = ..., correct_count: _Optional[int] = ..., answers: _Optional[_Iterable[_Union[SessionAnswer, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AttemptReceipt(_message.Message):
     __slots__ = ("idempotency_key", "found", "server_attempt_id", "server_session_id")
