@@ -21,11 +21,42 @@ local function is_json(content_type)
   return media == "application/json"
 end
 
+-- An empty query parameter means the field's default in proto3 (`?scope=`: no filter), but the
+-- transcoder cannot read "" as an enum name. Drop an empty `scope` so it keeps meaning "any scope".
+local function without_empty_scope(path)
+  local base, query = string.match(path, "^([^?]*)%?(.*)$")
+  if query == nil then
+    return path
+  end
+  local kept, dropped = {}, false
+  for pair in string.gmatch(query, "[^&]+") do
+    if pair == "scope" or pair == "scope=" then
+      dropped = true
+    else
+      table.insert(kept, pair)
+    end
+  end
+  if not dropped then
+    return path
+  end
+  if #kept == 0 then
+    return base
+  end
+  return base .. "?" .. table.concat(kept, "&")
+end
+
 function envoy_on_request(request_handle)
   local headers = request_handle:headers()
   -- The transcoder rewrites the request into a gRPC POST, so remember the client's method.
   request_handle:streamInfo():dynamicMetadata():set(NS, "method", headers:get(":method"))
   local path = headers:get(":path") or ""
+  if string.sub(path, 1, 22) == "/api/v1/tests/packages" and string.find(path, "scope", 1, true) then
+    local rewritten = without_empty_scope(path)
+    if rewritten ~= path then
+      headers:replace(":path", rewritten)
+      path = rewritten
+    end
+  end
   if string.sub(path, 1, 5) == "/api/" and has_body(headers) then
     local content_type = headers:get("content-type")
     if content_type == nil or not is_json(content_type) then

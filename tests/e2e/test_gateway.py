@@ -166,6 +166,16 @@ def test_scope_names_are_accepted_and_answered_as_strings(http, bearer):
     assert {p["scope"] for p in compared.json()["new_packages"]} <= {"YEAR"}
 
 
+@pytest.mark.parametrize("query", ["scope=", "scope", "page_size=2&scope=", "scope=&page_size=2"])
+def test_an_empty_scope_in_the_query_lists_every_scope(http, bearer, query):
+    """`?scope=` is proto3's default (no filter), as it was before Scope became an enum."""
+    everything = http.get("/api/v1/tests/packages?page_size=2", headers=bearer())
+    response = http.get(f"/api/v1/tests/packages?{query}", headers=bearer())
+    assert response.status_code == 200, response.text
+    if "page_size" in query:
+        assert response.json() == everything.json()
+
+
 @pytest.mark.parametrize(
     "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
 )

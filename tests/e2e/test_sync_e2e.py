@@ -112,13 +112,20 @@ def test_an_attempt_with_neither_session_id_is_rejected_naming_offline_session_i
     assert result["error_message"].startswith("offline_session_id:")
 
 
-def test_an_attempt_with_both_session_ids_is_400_naming_the_attempt(http, bearer, seed_question):
-    """The pair is a oneof: the transcoder refuses a second member before the service sees it."""
+def test_an_attempt_with_both_session_ids_is_rejected_alone_and_the_rest_is_stored(
+    http, bearer, seed_question
+):
+    """Not a oneof: a second member would make the transcoder refuse the whole batch."""
     body = seed_body()
+    good = dict(body["attempts"][0], client_attempt_id=str(uuid.uuid4()), idempotency_key=str(uuid.uuid4()))
     body["attempts"][0]["session_id"] = str(uuid.uuid4())
-    error = assert_json_error(http.post("/api/v1/sync/attempts:batch", json=body, headers=bearer()), 400)
-    assert error["details"][0]["metadata"]["field"] == "attempts[0]"
-    assert "session_id" in error["message"]
+    body["attempts"].append(good)
+    bad, stored = http.post(
+        "/api/v1/sync/attempts:batch", json=body, headers=bearer("u-" + uuid.uuid4().hex)
+    ).json()["results"]
+    assert (bad["status"], bad["error_code"]) == ("rejected", "INVALID_FIELD")
+    assert bad["error_message"].startswith("offline_session_id:")
+    assert stored["status"] == "acked"
 
 
 def test_someone_elses_session_is_404(http, bearer, seed_question):

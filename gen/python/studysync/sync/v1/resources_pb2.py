@@ -25,25 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!studysync/sync/v1/resources.proto\x12\x11studysync.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x03\n\x0c\x41ttemptInput\x12\x1e\n\x11\x63lient_attempt_id\x18\x01 \x01(\tH\x01\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\x02 \x01(\tH\x02\x88\x01\x01\x12\x1c\n\x12offline_session_id\x18\x03 \x01(\tH\x00\x12\x14\n\nsession_id\x18\x04 \x01(\tH\x00\x12\x18\n\x0bquestion_id\x18\x05 \x01(\tH\x03\x88\x01\x01\x12\"\n\x15selected_option_index\x18\x06 \x01(\x05H\x04\x88\x01\x01\x12\x18\n\x0b\x61nswered_at\x18\x07 \x01(\tH\x05\x88\x01\x01\x12\x19\n\x0cpayload_hash\x18\x08 \x01(\tH\x06\x88\x01\x01\x12\x12\n\npackage_id\x18\t \x01(\tB\t\n\x07sessionB\x14\n\x12_client_attempt_idB\x12\n\x10_idempotency_keyB\x0e\n\x0c_question_idB\x18\n\x16_selected_option_indexB\x0e\n\x0c_answered_atB\x0f\n\r_payload_hash\"\x95\x02\n\rAttemptResult\x12\x19\n\x11\x63lient_attempt_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1e\n\x11server_attempt_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11server_session_id\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nerror_code\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x1a\n\rerror_message\x18\x07 \x01(\tH\x03\x88\x01\x01\x42\x14\n\x12_server_attempt_idB\x14\n\x12_server_session_idB\r\n\x0b_error_codeB\x10\n\x0e_error_message\"\x87\x01\n\rSessionAnswer\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x1d\n\x15selected_option_index\x18\x02 \x01(\x05\x12\x12\n\nis_correct\x18\x03 \x01(\x08\x12\x13\n\x0b\x61nswered_at\x18\x04 \x01(\t\x12\x19\n\x11server_attempt_id\x18\x05 \x01(\t\"\xe1\x03\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1f\n\x12offline_session_id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .studysync.sync.v1.SessionStatus\x12,\n\x04mode\x18\x04 \x01(\x0e\x32\x1e.studysync.sync.v1.SessionMode\x12\x14\n\x07year_id\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08\x62lock_id\x18\x06 \x01(\x03H\x02\x88\x01\x01\x12\x15\n\x08theme_id\x18\x07 \x01(\x03H\x03\x88\x01\x01\x12\x16\n\x0e\x61nswered_count\x18\x08 \x01(\x05\x12\x15\n\rcorrect_count\x18\t \x01(\x05\x12\x31\n\x07\x61nswers\x18\n \x03(\x0b\x32 .studysync.sync.v1.SessionAnswer\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x15\n\x13_offline_session_idB\n\n\x08_year_idB\x0b\n\t_block_idB\x0b\n\t_theme_id\"\xa4\x01\n\x0e\x41ttemptReceipt\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12\x1e\n\x11server_attempt_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11server_session_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x14\n\x12_server_attempt_idB\x14\n\x12_server_session_id*;\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01*6\n\x0bSessionMode\x12\x1c\n\x18SESSION_MODE_UNSPECIFIED\x10\x00\x12\t\n\x05TUTOR\x10\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!studysync/sync/v1/resources.proto\x12\x11studysync.sync.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf8\x02\n\x0c\x41ttemptInput\x12\x1e\n\x11\x63lient_attempt_id\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1c\n\x0fidempotency_key\x18\x02 \x01(\tH\x01\x88\x01\x01\x12\x1a\n\x12offline_session_id\x18\x03 \x01(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\x12\x18\n\x0bquestion_id\x18\x05 \x01(\tH\x02\x88\x01\x01\x12\"\n\x15selected_option_index\x18\x06 \x01(\x05H\x03\x88\x01\x01\x12\x18\n\x0b\x61nswered_at\x18\x07 \x01(\tH\x04\x88\x01\x01\x12\x19\n\x0cpayload_hash\x18\x08 \x01(\tH\x05\x88\x01\x01\x12\x12\n\npackage_id\x18\t \x01(\tB\x14\n\x12_client_attempt_idB\x12\n\x10_idempotency_keyB\x0e\n\x0c_question_idB\x18\n\x16_selected_option_indexB\x0e\n\x0c_answered_atB\x0f\n\r_payload_hash\"\x95\x02\n\rAttemptResult\x12\x19\n\x11\x63lient_attempt_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x1e\n\x11server_attempt_id\x18\x04 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11server_session_id\x18\x05 \x01(\tH\x01\x88\x01\x01\x12\x17\n\nerror_code\x18\x06 \x01(\tH\x02\x88\x01\x01\x12\x1a\n\rerror_message\x18\x07 \x01(\tH\x03\x88\x01\x01\x42\x14\n\x12_server_attempt_idB\x14\n\x12_server_session_idB\r\n\x0b_error_codeB\x10\n\x0e_error_message\"\x87\x01\n\rSessionAnswer\x12\x13\n\x0bquestion_id\x18\x01 \x01(\t\x12\x1d\n\x15selected_option_index\x18\x02 \x01(\x05\x12\x12\n\nis_correct\x18\x03 \x01(\x08\x12\x13\n\x0b\x61nswered_at\x18\x04 \x01(\t\x12\x19\n\x11server_attempt_id\x18\x05 \x01(\t\"\xe1\x03\n\x07Session\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1f\n\x12offline_session_id\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x30\n\x06status\x18\x03 \x01(\x0e\x32 .studysync.sync.v1.SessionStatus\x12,\n\x04mode\x18\x04 \x01(\x0e\x32\x1e.studysync.sync.v1.SessionMode\x12\x14\n\x07year_id\x18\x05 \x01(\x03H\x01\x88\x01\x01\x12\x15\n\x08\x62lock_id\x18\x06 \x01(\x03H\x02\x88\x01\x01\x12\x15\n\x08theme_id\x18\x07 \x01(\x03H\x03\x88\x01\x01\x12\x16\n\x0e\x61nswered_count\x18\x08 \x01(\x05\x12\x15\n\rcorrect_count\x18\t \x01(\x05\x12\x31\n\x07\x61nswers\x18\n \x03(\x0b\x32 .studysync.sync.v1.SessionAnswer\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x15\n\x13_offline_session_idB\n\n\x08_year_idB\x0b\n\t_block_idB\x0b\n\t_theme_id\"\xa4\x01\n\x0e\x41ttemptReceipt\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\r\n\x05\x66ound\x18\x02 \x01(\x08\x12\x1e\n\x11server_attempt_id\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11server_session_id\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x14\n\x12_server_attempt_idB\x14\n\x12_server_session_id*;\n\rSessionStatus\x12\x1e\n\x1aSESSION_STATUS_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01*6\n\x0bSessionMode\x12\x1c\n\x18SESSION_MODE_UNSPECIFIED\x10\x00\x12\t\n\x05TUTOR\x10\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'studysync.sync.v1.resources_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SESSIONSTATUS']._serialized_start=1552
-  _globals['_SESSIONSTATUS']._serialized_end=1611
-  _globals['_SESSIONMODE']._serialized_start=1613
-  _globals['_SESSIONMODE']._serialized_end=1667
+  _globals['_SESSIONSTATUS']._serialized_start=1537
+  _globals['_SESSIONSTATUS']._serialized_end=1596
+  _globals['_SESSIONMODE']._serialized_start=1598
+  _globals['_SESSIONMODE']._serialized_end=1652
   _globals['_ATTEMPTINPUT']._serialized_start=90
-  _globals['_ATTEMPTINPUT']._serialized_end=481
-  _globals['_ATTEMPTRESULT']._serialized_start=484
-  _globals['_ATTEMPTRESULT']._serialized_end=761
-  _globals['_SESSIONANSWER']._serialized_start=764
-  _globals['_SESSIONANSWER']._serialized_end=899
-  _globals['_SESSION']._serialized_start=902
-  _globals['_SESSION']._serialized_end=1383
-  _globals['_ATTEMPTRECEIPT']._serialized_start=1386
-  _globals['_ATTEMPTRECEIPT']._serialized_end=1550
+  _globals['_ATTEMPTINPUT']._serialized_end=466
+  _globals['_ATTEMPTRESULT']._serialized_start=469
+  _globals['_ATTEMPTRESULT']._serialized_end=746
+  _globals['_SESSIONANSWER']._serialized_start=749
+  _globals['_SESSIONANSWER']._serialized_end=884
+  _globals['_SESSION']._serialized_start=887
+  _globals['_SESSION']._serialized_end=1368
+  _globals['_ATTEMPTRECEIPT']._serialized_start=1371
+  _globals['_ATTEMPTRECEIPT']._serialized_end=1535
 # @@protoc_insertion_point(module_scope)
