@@ -85,7 +85,7 @@ def counts(request: pytest.FixtureRequest) -> Iterator[Counts]:
     print("\n" + found.line())
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter) -> None:
     if _REPORTS:
         terminalreporter.section("fault suite: sent / stored / lost / doubled")
         for report in _REPORTS:

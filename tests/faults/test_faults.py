@@ -94,7 +94,7 @@ def run_clients(
         try:
             for n in range(batches):
                 work(device, n)
-        except BaseException as error:  # noqa: BLE001 (reported by the test)
+        except BaseException as error:  # reported by the test
             failures.append(error)
 
     threads = [threading.Thread(target=loop, args=(d,)) for d in devices]
@@ -357,7 +357,7 @@ def test_concurrent_identical_batches_store_each_item_once(fault_stack, question
             barrier=barrier,
             answers=answers,
             attempts=attempts,
-            keys=keys,  # noqa: ANN001
+            keys=keys,
         ) -> None:
             barrier.wait()
             if index % 2:

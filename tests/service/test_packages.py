@@ -85,7 +85,7 @@ async def generate(stub, admin, block: int, scope_data: dict | None = None) -> p
     )
 
 
-def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: int = res.BLOCK, **fields):  # noqa: ANN001, ANN003, ANN201
+def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: int = res.BLOCK, **fields):
     """The CreateTestPackage call (awaitable) for a draft of one scope; from the bank without ids."""
     name = fields.pop("name", "Draft")
     request = pb.CreateTestPackageRequest(
@@ -94,7 +94,7 @@ def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: int = re
     return stub.CreateTestPackage(request, metadata=admin)
 
 
-async def invalid(call) -> grpc.aio.AioRpcError:  # noqa: ANN001
+async def invalid(call) -> grpc.aio.AioRpcError:
     """The INVALID_ARGUMENT error a call fails with."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
@@ -209,7 +209,7 @@ async def test_draft_from_question_ids_then_publish_is_frozen_and_publishing_aga
     assert again.version_hash == draft.version_hash
 
 
-async def publish(stub, admin, package_id: str) -> res.TestPackage:  # noqa: ANN001
+async def publish(stub, admin, package_id: str) -> res.TestPackage:
     return await stub.PublishTestPackage(pb.PublishTestPackageRequest(package_id=package_id), metadata=admin)
 
 
@@ -329,7 +329,7 @@ async def test_revalidation_reads_only_the_stored_hash(
     package = (await generate(packages_stub, admin, block)).package
     statements: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, PLR0913
+    def record(conn, cursor, statement, parameters, context, executemany):
         if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             statements.append(statement)
 
@@ -614,7 +614,7 @@ async def test_unknown_package_is_not_found(packages_stub, reader):
     assert error_info(caught.value).reason == "PACKAGE_NOT_FOUND"
 
 
-def _question(**fields) -> res.Question:  # noqa: ANN003
+def _question(**fields) -> res.Question:
     base = {"question_id": str(uuid.uuid4()), "stem": "Q?", "options": ["a", "b", "c"], "correct_index": 0}
     return res.Question(**{**base, **fields})
 
