@@ -10,6 +10,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
@@ -20,7 +21,7 @@ import redis
 from google.rpc import error_details_pb2, status_pb2
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from services.sync.domain import payload_hash
+from services.sync.domain import AttemptInput, payload_hash
 from studysync.packages.v1 import packages_service_pb2 as packages_pb
 from studysync.packages.v1 import resources_pb2 as packages_res
 from studysync.progress.v1 import resources_pb2 as progress_res
@@ -38,6 +39,23 @@ def buf_setup() -> ModuleType:
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
+
+
+# An attempt as the mobile client sends it, valid as it stands: its payload_hash is the client's test
+# vector. CHECKED_AT is a day after it was answered.
+HASH_TEST_VECTOR = "4c090984a59565b1b3130a09db58b6c47422b722b7079c8b083b1361d84ceb51"
+GOOD_ATTEMPT = AttemptInput(
+    client_attempt_id="123e4567-e89b-12d3-a456-426614174000",
+    idempotency_key="223e4567-e89b-12d3-a456-426614174000",
+    offline_session_id="323e4567-e89b-12d3-a456-426614174000",
+    session_id="",
+    question_id="550e8400-e29b-41d4-a716-446655440000",
+    selected_option_index=2,
+    answered_at="2026-01-28T10:00:00Z",
+    payload_hash=HASH_TEST_VECTOR,
+    package_id="",
+)
+CHECKED_AT = datetime(2026, 1, 29, tzinfo=UTC)
 
 
 def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
