@@ -269,7 +269,7 @@ def attempt_input(
         "payload_hash": payload_hash(answered_at, question_id, option),
     }
     if "session_id" in fields:
-        del values["offline_session_id"]  # the other member of the oneof
+        del values["offline_session_id"]  # an attempt into a server session names no offline one
     elif offline is None:
         values["offline_session_id"] = str(uuid.uuid5(uuid.NAMESPACE_OID, question_id))
     values.update(fields)
