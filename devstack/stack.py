@@ -192,7 +192,7 @@ class Stack:
         self.children[name] = child
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            out = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (closed in stop)
+            out = open(self.log_dir / f"{name}.log", "ab")  # closed in stop
             self._logs.append(out)
             self.processes[name] = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
             return

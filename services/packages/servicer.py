@@ -13,7 +13,7 @@ from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 from studysync.packages.v1 import resources_pb2 as res
 
 
-def _optional(message, field: str):  # noqa: ANN001, ANN202 (any message with optional fields)
+def _optional(message, field: str):  # any message with optional fields
     return getattr(message, field) if message.HasField(field) else None
 
 
@@ -82,7 +82,7 @@ def package_to_proto(package: Package) -> res.TestPackage:
     )
 
 
-def _header(context, key: str) -> str | None:  # noqa: ANN001
+def _header(context, key: str) -> str | None:
     """An HTTP header as Envoy forwards it: repeated lines are one comma-separated list (RFC 9110 §5.3)."""
     values = [
         v if isinstance(v, str) else v.decode() for k, v in context.invocation_metadata() or () if k == key
@@ -90,7 +90,7 @@ def _header(context, key: str) -> str | None:  # noqa: ANN001
     return ", ".join(values) if values else None
 
 
-def _scope_data(message) -> dict | None:  # noqa: ANN001
+def _scope_data(message) -> dict | None:
     return struct_to_dict(message.scope_data) if message.HasField("scope_data") else None
 
 
@@ -98,7 +98,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
     def __init__(self, use_cases: PackagesUseCases) -> None:
         self._use_cases = use_cases
 
-    async def ListTestPackages(self, request, context):  # noqa: N802 (gRPC method name)
+    async def ListTestPackages(self, request, context):
         current_principal()
         packages, token = await self._use_cases.list_packages(
             scope_from_proto(request.scope),
@@ -110,7 +110,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
             packages=[summary_to_proto(p) for p in packages], next_page_token=token
         )
 
-    async def GetTestPackage(self, request, context):  # noqa: N802
+    async def GetTestPackage(self, request, context):
         current_principal()
         held = http.held_versions(_header(context, "if-none-match"))
         download = await self._use_cases.get_package(request.package_id, held)
@@ -121,7 +121,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         await context.send_initial_metadata(validators)
         return package_to_proto(download.package)
 
-    async def CompareTestPackages(self, request, context):  # noqa: N802
+    async def CompareTestPackages(self, request, context):
         current_principal()
         result = await self._use_cases.compare(
             [(h.package_id, h.version_hash) for h in request.held],
@@ -141,13 +141,13 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
             next_page_token=result.next_page_token,
         )
 
-    async def BatchCreateQuestions(self, request, context):  # noqa: N802
+    async def BatchCreateQuestions(self, request, context):
         stored = await self._use_cases.import_questions(
             current_principal(), [question_from_proto(q) for q in request.questions]
         )
         return pb.BatchCreateQuestionsResponse(questions=[question_to_proto(q) for q in stored])
 
-    async def CreateTestPackage(self, request, context):  # noqa: N802
+    async def CreateTestPackage(self, request, context):
         package = await self._use_cases.create_draft(
             current_principal(),
             request.name,
@@ -158,10 +158,10 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         )
         return package_to_proto(package)
 
-    async def PublishTestPackage(self, request, context):  # noqa: N802
+    async def PublishTestPackage(self, request, context):
         return package_to_proto(await self._use_cases.publish(current_principal(), request.package_id))
 
-    async def GenerateTestPackage(self, request, context):  # noqa: N802
+    async def GenerateTestPackage(self, request, context):
         package, created = await self._use_cases.generate(
             current_principal(),
             scope_from_proto(request.scope),
@@ -171,7 +171,7 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         )
         return pb.GenerateTestPackageResponse(package=package_to_proto(package), created=created)
 
-    async def BatchGetQuestions(self, request, context):  # noqa: N802
+    async def BatchGetQuestions(self, request, context):
         current_principal()
         questions = await self._use_cases.questions(list(request.question_ids.ids), request.package_id)
         return pb.BatchGetQuestionsResponse(questions=[question_to_proto(q) for q in questions])

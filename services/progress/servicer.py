@@ -62,14 +62,14 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
     def __init__(self, use_cases: ProgressUseCases) -> None:
         self._use_cases = use_cases
 
-    async def BatchRecordProgress(self, request, context):  # noqa: N802 (gRPC method name)
+    async def BatchRecordProgress(self, request, context):
         items = [item_from_proto(item) for item in request.items]
         results = await self._use_cases.record_batch(
             current_principal(), request.profile_id, items, retry=client_retry(context)
         )
         return pb.BatchRecordProgressResponse(results=[result_to_proto(r) for r in results])
 
-    async def ListProgress(self, request, context):  # noqa: N802
+    async def ListProgress(self, request, context):
         records, next_page, resume = await self._use_cases.list_progress(
             current_principal(),
             request.profile_id,
@@ -81,7 +81,7 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
             items=[record_to_proto(r) for r in records], next_page_token=next_page, resume_token=resume
         )
 
-    async def BatchGetProgressReceipts(self, request, context):  # noqa: N802
+    async def BatchGetProgressReceipts(self, request, context):
         receipts = await self._use_cases.receipts(
             current_principal(), request.profile_id, list(request.idempotency_keys)
         )
@@ -92,6 +92,6 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
             ]
         )
 
-    async def GetFeatures(self, request, context):  # noqa: N802
+    async def GetFeatures(self, request, context):
         enabled = self._use_cases.offline_progress_enabled(current_principal(), request.profile_id)
         return pb.GetFeaturesResponse(offline_progress=enabled)

@@ -57,7 +57,7 @@ class CircuitBreaker:
             await asyncio.sleep(self._probe_interval)
             try:
                 await asyncio.wait_for(self._probe(), self._probe_timeout)
-            except Exception:  # noqa: BLE001 (any failure of the probe means: still unhealthy)
+            except Exception:  # any failure of the probe means: still unhealthy
                 continue
             log.info("%s answers again: using it", self.name)
             self._failures = 0

@@ -41,13 +41,13 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
     def __init__(self, use_cases: SyncUseCases) -> None:
         self._use_cases = use_cases
 
-    async def BatchSyncAttempts(self, request, context):  # noqa: N802 (gRPC method name)
+    async def BatchSyncAttempts(self, request, context):
         results = await self._use_cases.sync_batch(
             current_principal(), [attempt_from_proto(a) for a in request.attempts]
         )
         return pb.BatchSyncAttemptsResponse(results=[result_to_proto(r) for r in results])
 
-    async def GetSession(self, request, context):  # noqa: N802
+    async def GetSession(self, request, context):
         view, answered, correct = await self._use_cases.session(current_principal(), request.session_id)
         return res.Session(
             session_id=view.session_id,
@@ -62,7 +62,7 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
             updated_at=timestamp(view.updated_at),
         )
 
-    async def BatchGetAttemptReceipts(self, request, context):  # noqa: N802
+    async def BatchGetAttemptReceipts(self, request, context):
         receipts = await self._use_cases.receipts(current_principal(), list(request.idempotency_keys))
         return pb.BatchGetAttemptReceiptsResponse(
             receipts=[

@@ -12,6 +12,7 @@ from devstack.stack import Stack
 from tests.conftest import BACKENDS, POSTGRES_URL, REDIS_URL, drop_schema, forget_cache_keys
 
 DENIED_PROFILE = "flag-denied-profile"
+SEED_QUESTION = "550e8400-e29b-41d4-a716-446655440000"
 
 
 def backend_env(backend: str, run_id: str) -> dict[str, str]:
@@ -58,6 +59,27 @@ def bearer(stack: Stack):
         return {"Authorization": f"Bearer {stack.token(sub, profiles, roles)}"}
 
     return headers
+
+
+@pytest.fixture
+def seed_question(http, bearer) -> str:
+    """The question the seed's curl answers, present in the bank with at least 3 options."""
+    question = {
+        "question_id": SEED_QUESTION,
+        "stem": "Which of these is a branch of the brachial plexus?",
+        "options": ["Phrenic", "Vagus", "Musculocutaneous", "Accessory"],
+        "correct_index": 2,
+        "explanation": "Musculocutaneous is a terminal branch of the lateral cord.",
+        "year_id": 1,
+        "block_id": 1,
+    }
+    response = http.post(
+        "/api/v1/admin/questions:batchCreate",
+        json={"questions": [question]},
+        headers=bearer("admin", roles=["admin"]),
+    )
+    assert response.status_code == 200, response.text
+    return SEED_QUESTION
 
 
 # HTTP status -> the gRPC codes an error body with that status carries (README "Errors").

@@ -6,7 +6,7 @@ import schemathesis
 
 
 @schemathesis.check
-def errors_are_json_naming_the_problem(ctx, response, case):  # noqa: ANN001, ANN201
+def errors_are_json_naming_the_problem(ctx, response, case):
     if not 400 <= response.status_code < 500 or case.method.upper() == "HEAD":
         return None
     assert response.headers.get("content-type", [""])[0].startswith("application/json"), (

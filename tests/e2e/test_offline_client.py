@@ -9,12 +9,11 @@ import pytest
 
 from clients.offline_queue import OfflineQueue
 from devstack.stack import free_port
-from tests.e2e.test_sync_e2e import seed_question  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.e2e
 
 
-def test_offline_items_wait_then_sync_exactly_once_even_after_a_lost_response(stack, tmp_path, seed_question):  # noqa: F811
+def test_offline_items_wait_then_sync_exactly_once_even_after_a_lost_response(stack, tmp_path, seed_question):
     profile, user = f"kid-{uuid.uuid4().hex[:8]}", f"user-{uuid.uuid4().hex[:8]}"
     token = stack.token(user, [profile])
     queue = OfflineQueue(tmp_path / "queue.db")

@@ -39,7 +39,7 @@ class Collector(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self) -> None:
         self.spans: list[Span] = []
 
-    def Export(self, request, context):  # noqa: N802 (the OTLP method name)
+    def Export(self, request, context):
         for resource_spans in request.resource_spans:
             attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
             for scope in resource_spans.scope_spans:

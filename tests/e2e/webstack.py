@@ -47,7 +47,7 @@ def restart_envoy(stack: Stack, timeout: float = 30) -> None:
     config_path = stack.state / "envoy.yaml"
     config_path.write_text(render(stack.gateway_config()))
     command = [envoy_binary(), "-c", str(config_path), "--disable-hot-restart", "--log-level", "warn"]
-    stack._spawn("envoy", command, dict(os.environ))  # noqa: SLF001 (the stack's own way to start a child)
+    stack._spawn("envoy", command, dict(os.environ))  # the stack's own way to start a child
     wait_http_ok(f"{stack.http_url}/healthz", timeout, stack.processes["envoy"])
 
 

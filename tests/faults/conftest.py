@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from devstack.stack import Stack, free_port
 from services.sync.domain import payload_hash
 from tests.conftest import POSTGRES_URL, drop_schema
-from tests.helpers import redis_server_command
+from tests.helpers import redis_answers, redis_server_command, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -85,7 +85,7 @@ def counts(request: pytest.FixtureRequest) -> Iterator[Counts]:
     print("\n" + found.line())
 
 
-def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter) -> None:
     if _REPORTS:
         terminalreporter.section("fault suite: sent / stored / lost / doubled")
         for report in _REPORTS:
@@ -104,17 +104,7 @@ class PrivateRedis:
         self.process = subprocess.Popen(
             redis_server_command(self.port, self._folder), stdout=subprocess.DEVNULL
         )
-        client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
+        wait_until(lambda: redis_answers(self.port), within=30, what="the private Redis to answer")
 
     def stop(self) -> None:
         if self.process is not None:

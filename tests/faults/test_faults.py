@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Callable
 
@@ -25,7 +24,7 @@ from tests.faults.conftest import (
     sync_attempt,
     terminate_backends,
 )
-from tests.helpers import metric_value
+from tests.helpers import metric_value, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -94,7 +93,7 @@ def run_clients(
         try:
             for n in range(batches):
                 work(device, n)
-        except BaseException as error:  # noqa: BLE001 (reported by the test)
+        except BaseException as error:  # reported by the test
             failures.append(error)
 
     threads = [threading.Thread(target=loop, args=(d,)) for d in devices]
@@ -300,13 +299,6 @@ def _sync_metrics(stack: Stack) -> str:
     return httpx.get(f"http://127.0.0.1:{stack.metrics_ports['sync']}/metrics", timeout=10).text
 
 
-def _wait_for(what: str, condition: Callable[[], bool], deadline: float = 60) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, f"gave up waiting: {what}"
-        time.sleep(0.1)
-
-
 def test_a_frozen_redis_trips_the_breaker_batches_skip_it_and_it_closes_when_redis_answers(
     fault_stack, questions, counts, private_redis: PrivateRedis
 ):
@@ -318,12 +310,12 @@ def test_a_frozen_redis_trips_the_breaker_batches_skip_it_and_it_closes_when_red
     trips = metric("studysync_sync_cache_breaker_trips_total")
     private_redis.freeze()  # accepts connections, answers nothing
     try:
-        _wait_for(
-            "the breaker to open",
+        wait_until(
             lambda: (
                 device.attempt_batch(counts) is not None
                 and metric("studysync_sync_cache_breaker_trips_total") == trips + 1
             ),
+            what="the breaker to open",
         )
         assert metric("studysync_sync_cache_breaker_open") == 1
         skipped = metric("studysync_sync_cache_total", event="skipped")
@@ -335,7 +327,9 @@ def test_a_frozen_redis_trips_the_breaker_batches_skip_it_and_it_closes_when_red
         assert metric("studysync_sync_cache_total", event="fail_open") == fail_open
     finally:
         private_redis.thaw()
-    _wait_for("the probe to close the breaker", lambda: metric("studysync_sync_cache_breaker_open") == 0)
+    wait_until(
+        lambda: metric("studysync_sync_cache_breaker_open") == 0, what="the probe to close the breaker"
+    )
     used = metric("studysync_sync_cache_total", event="miss")
     device.attempt_batch(counts)
     assert metric("studysync_sync_cache_total", event="miss") > used  # Redis is asked again
@@ -357,7 +351,7 @@ def test_concurrent_identical_batches_store_each_item_once(fault_stack, question
             barrier=barrier,
             answers=answers,
             attempts=attempts,
-            keys=keys,  # noqa: ANN001
+            keys=keys,
         ) -> None:
             barrier.wait()
             if index % 2:

@@ -83,7 +83,7 @@ SYNC_FIELDS = st.fixed_dictionaries(
 )
 
 
-def _settings():  # noqa: ANN202
+def _settings():
     return settings(
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

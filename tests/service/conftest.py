@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,9 +12,11 @@ from services.progress.wiring import SPEC as PROGRESS
 from services.sync.settings import SyncSettings
 from services.sync.wiring import SPEC as SYNC
 from studysync.packages.v1 import packages_service_pb2_grpc
+from studysync.packages.v1 import resources_pb2 as packages_res
 from studysync.progress.v1 import progress_service_pb2_grpc
 from studysync.sync.v1 import sync_service_pb2_grpc
-from tests.conftest import BACKENDS, REDIS_URL, ServerHandle, serve_for_session, service_settings
+from tests.conftest import BACKENDS, REDIS_URL, ServerHandle, auth, serve_for_session, service_settings
+from tests.helpers import HeldWrite, add_bank_questions
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -65,3 +67,24 @@ async def sync_server(
 @pytest.fixture
 def sync_stub(sync_server: ServerHandle) -> sync_service_pb2_grpc.SyncServiceStub:
     return sync_service_pb2_grpc.SyncServiceStub(sync_server.channel)
+
+
+@pytest.fixture
+async def bank_questions(packages_stub, make_token) -> list[packages_res.Question]:
+    """Four questions (3 options; the correct one is index 1) in a fresh block of the bank."""
+    return await add_bank_questions(packages_stub, auth(make_token("admin", roles=["admin"])))
+
+
+@pytest.fixture
+def hold_next_write(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[ServerHandle], HeldWrite]]:
+    """Holds a server's next write once it has its database connection (see HeldWrite); whatever
+    the test did, the hold is released when it ends, so the write finishes."""
+    holds: list[HeldWrite] = []
+
+    def hold(server: ServerHandle) -> HeldWrite:
+        holds.append(HeldWrite(monkeypatch, server.service.runtime.engine))
+        return holds[-1]
+
+    yield hold
+    for held in holds:
+        held.release()

@@ -67,7 +67,9 @@ def service_caller(make_token):
 
 
 @pytest.fixture
-def bank(packages_stub, admin, block):
+def load_questions(packages_stub, admin, block):
+    """Adds `count` new questions of the test's block to the load_questions and returns them."""
+
     async def load(count: int = 3) -> list[res.Question]:
         batch = questions(block, count)
         await packages_stub.BatchCreateQuestions(
@@ -85,7 +87,7 @@ async def generate(stub, admin, block: int, scope_data: dict | None = None) -> p
     )
 
 
-def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: int = res.BLOCK, **fields):  # noqa: ANN001, ANN003, ANN201
+def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: int = res.BLOCK, **fields):
     """The CreateTestPackage call (awaitable) for a draft of one scope; from the bank without ids."""
     name = fields.pop("name", "Draft")
     request = pb.CreateTestPackageRequest(
@@ -94,7 +96,7 @@ def create_draft(stub, admin, scope_data: dict, question_ids=(), scope: int = re
     return stub.CreateTestPackage(request, metadata=admin)
 
 
-async def invalid(call) -> grpc.aio.AioRpcError:  # noqa: ANN001
+async def invalid(call) -> grpc.aio.AioRpcError:
     """The INVALID_ARGUMENT error a call fails with."""
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await call
@@ -103,9 +105,9 @@ async def invalid(call) -> grpc.aio.AioRpcError:  # noqa: ANN001
 
 
 async def test_generate_builds_and_publishes_a_version_only_when_content_changed(
-    packages_stub, admin, bank, block
+    packages_stub, admin, load_questions, block
 ):
-    loaded = await bank()
+    loaded = await load_questions()
     first = await generate(packages_stub, admin, block)
     assert first.created and first.package.is_published and first.package.version == 1
     assert first.package.question_count == 3 and len(first.package.version_hash) == 64
@@ -147,8 +149,10 @@ async def test_concurrent_generate_makes_one_version(packages_stub, admin, block
     assert sum(r.created for r in again) == 1 and {r.package.version for r in again} == {2}
 
 
-async def test_concurrent_drafts_of_one_scope_get_distinct_version_numbers(packages_stub, admin, bank, block):
-    await bank()
+async def test_concurrent_drafts_of_one_scope_get_distinct_version_numbers(
+    packages_stub, admin, load_questions, block
+):
+    await load_questions()
     drafts = await asyncio.gather(
         *(create_draft(packages_stub, admin, {"block_id": block}, name=f"Draft {n}") for n in range(10))
     )
@@ -157,9 +161,9 @@ async def test_concurrent_drafts_of_one_scope_get_distinct_version_numbers(packa
 
 
 async def test_the_unique_constraint_refuses_a_second_version_number_for_one_scope(
-    packages_server, packages_stub, admin, bank, block
+    packages_server, packages_stub, admin, load_questions, block
 ):
-    await bank()
+    await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     engine = packages_server.service.runtime.engine
     with pytest.raises(exc.IntegrityError, match="uq_test_packages_scope_version|UNIQUE constraint failed"):
@@ -180,9 +184,9 @@ async def test_the_unique_constraint_refuses_a_second_version_number_for_one_sco
 
 
 async def test_draft_from_question_ids_then_publish_is_frozen_and_publishing_again_is_a_no_op(
-    packages_stub, admin, reader, bank, block
+    packages_stub, admin, reader, load_questions, block
 ):
-    loaded = await bank()
+    loaded = await load_questions()
     draft = await create_draft(
         packages_stub,
         admin,
@@ -209,14 +213,14 @@ async def test_draft_from_question_ids_then_publish_is_frozen_and_publishing_aga
     assert again.version_hash == draft.version_hash
 
 
-async def publish(stub, admin, package_id: str) -> res.TestPackage:  # noqa: ANN001
+async def publish(stub, admin, package_id: str) -> res.TestPackage:
     return await stub.PublishTestPackage(pb.PublishTestPackageRequest(package_id=package_id), metadata=admin)
 
 
 async def test_a_draft_older_than_the_published_version_of_its_scope_is_refused(
-    packages_stub, admin, reader, bank, block
+    packages_stub, admin, reader, load_questions, block
 ):
-    await bank()
+    await load_questions()
     older = await create_draft(packages_stub, admin, {"block_id": block}, name="v1")
     newer = await create_draft(packages_stub, admin, {"block_id": block}, name="v2")
     assert (older.version, newer.version) == (1, 2)
@@ -234,8 +238,10 @@ async def test_a_draft_older_than_the_published_version_of_its_scope_is_refused(
     assert again.is_published
 
 
-async def test_drafts_published_in_version_order_are_both_published(packages_stub, admin, bank, block):
-    await bank()
+async def test_drafts_published_in_version_order_are_both_published(
+    packages_stub, admin, load_questions, block
+):
+    await load_questions()
     first = await create_draft(packages_stub, admin, {"block_id": block})
     second = await create_draft(packages_stub, admin, {"block_id": block})
     assert (await publish(packages_stub, admin, first.package_id)).is_published
@@ -252,9 +258,9 @@ async def test_drafts_published_in_version_order_are_both_published(packages_stu
     ids=["rename", "unpublish", "delete"],
 )
 async def test_any_change_to_a_published_package_is_a_failed_precondition(
-    packages_server, packages_stub, admin, bank, block, change
+    packages_server, packages_stub, admin, load_questions, block, change
 ):
-    await bank()
+    await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     runtime = packages_server.service.runtime
     repository = PackagesRepository(runtime.engine, runtime.sessions)
@@ -268,8 +274,10 @@ async def test_any_change_to_a_published_package_is_a_failed_precondition(
     assert fetched == package
 
 
-async def test_conditional_get_sends_the_etag_and_304_metadata(packages_stub, admin, reader, bank, block):
-    await bank()
+async def test_conditional_get_sends_the_etag_and_304_metadata(
+    packages_stub, admin, reader, load_questions, block
+):
+    await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     validators = {
         "etag": f'"{package.version_hash}"',
@@ -290,8 +298,8 @@ async def test_conditional_get_sends_the_etag_and_304_metadata(packages_stub, ad
     assert (await call).ByteSize() == 0
 
 
-async def test_repeated_if_none_match_lines_are_one_list(packages_stub, admin, reader, bank, block):
-    await bank()
+async def test_repeated_if_none_match_lines_are_one_list(packages_stub, admin, reader, load_questions, block):
+    await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     call = packages_stub.GetTestPackage(
         pb.GetTestPackageRequest(package_id=package.package_id),
@@ -305,9 +313,9 @@ async def test_repeated_if_none_match_lines_are_one_list(packages_stub, admin, r
 
 
 async def test_a_stale_tag_gets_the_full_package_and_star_on_an_unknown_id_is_404(
-    packages_stub, admin, reader, bank, block
+    packages_stub, admin, reader, load_questions, block
 ):
-    await bank()
+    await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     full = await packages_stub.GetTestPackage(
         pb.GetTestPackageRequest(package_id=package.package_id),
@@ -322,14 +330,14 @@ async def test_a_stale_tag_gets_the_full_package_and_star_on_an_unknown_id_is_40
 
 
 async def test_revalidation_reads_only_the_stored_hash(
-    packages_server, packages_stub, admin, reader, bank, block
+    packages_server, packages_stub, admin, reader, load_questions, block
 ):
     """304 must stay cheap: one SELECT of version_hash, no questions loaded, nothing hashed."""
-    await bank()
+    await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     statements: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, PLR0913
+    def record(conn, cursor, statement, parameters, context, executemany):
         if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             statements.append(statement)
 
@@ -415,8 +423,8 @@ async def test_list_filters_by_scope_ids_and_pages_newest_first(packages_stub, a
     assert seen == [p.package_id for p in reversed(made)] and pages == 3  # newest first, each once
 
 
-async def test_compare_tells_current_stale_gone_and_new(packages_stub, admin, reader, bank, block):
-    loaded = await bank()
+async def test_compare_tells_current_stale_gone_and_new(packages_stub, admin, reader, load_questions, block):
+    loaded = await load_questions()
     v1 = (await generate(packages_stub, admin, block)).package
     loaded[0].stem = "Changed?"
     await packages_stub.BatchCreateQuestions(
@@ -477,9 +485,9 @@ async def test_compare_pages_its_new_packages_until_the_token_is_empty(packages_
 
 
 async def test_compare_offers_the_current_version_to_a_device_whose_copy_is_gone(
-    packages_stub, admin, reader, bank, block
+    packages_stub, admin, reader, load_questions, block
 ):
-    await bank()
+    await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     draft = await create_draft(packages_stub, admin, {"block_id": block})
     result = await packages_stub.CompareTestPackages(
@@ -498,10 +506,10 @@ async def test_compare_offers_the_current_version_to_a_device_whose_copy_is_gone
 
 
 async def test_batch_get_questions_by_ids_and_by_package_snapshot(
-    packages_stub, admin, service_caller, bank, block
+    packages_stub, admin, service_caller, load_questions, block
 ):
     reader = service_caller
-    loaded = await bank()
+    loaded = await load_questions()
     package = (await generate(packages_stub, admin, block)).package
     ids = [loaded[1].question_id.upper(), str(uuid.uuid4()), loaded[0].question_id]
     by_id = await packages_stub.BatchGetQuestions(
@@ -528,9 +536,9 @@ async def test_batch_get_questions_by_ids_and_by_package_snapshot(
 
 
 async def test_batch_get_questions_refuses_a_draft_and_404s_an_unknown_package(
-    packages_stub, admin, service_caller, bank, block
+    packages_stub, admin, service_caller, load_questions, block
 ):
-    loaded = await bank()
+    loaded = await load_questions()
     draft = await create_draft(packages_stub, admin, {"block_id": block}, [loaded[0].question_id])
     with pytest.raises(grpc.aio.AioRpcError) as caught:  # a draft may still change: never scored
         await packages_stub.BatchGetQuestions(
@@ -546,9 +554,9 @@ async def test_batch_get_questions_refuses_a_draft_and_404s_an_unknown_package(
 
 
 async def test_batch_get_questions_refuses_a_user_token_and_admits_an_admin(
-    packages_stub, admin, reader, bank
+    packages_stub, admin, reader, load_questions
 ):
-    loaded = await bank()
+    loaded = await load_questions()
     request = pb.BatchGetQuestionsRequest(question_ids=pb.QuestionIds(ids=[loaded[0].question_id]))
     with pytest.raises(grpc.aio.AioRpcError) as caught:  # the answer key is not a learner's to read
         await packages_stub.BatchGetQuestions(request, metadata=reader)
@@ -614,7 +622,7 @@ async def test_unknown_package_is_not_found(packages_stub, reader):
     assert error_info(caught.value).reason == "PACKAGE_NOT_FOUND"
 
 
-def _question(**fields) -> res.Question:  # noqa: ANN003
+def _question(**fields) -> res.Question:
     base = {"question_id": str(uuid.uuid4()), "stem": "Q?", "options": ["a", "b", "c"], "correct_index": 0}
     return res.Question(**{**base, **fields})
 
@@ -687,9 +695,9 @@ async def test_a_thousand_questions_import_in_one_call(packages_stub, admin, ser
 
 
 async def test_a_draft_from_the_bank_takes_the_questions_matching_the_scope(
-    packages_stub, admin, bank, block
+    packages_stub, admin, load_questions, block
 ):
-    loaded = await bank(6)  # themes block*10 and block*10 + 1, alternately
+    loaded = await load_questions(6)  # themes block*10 and block*10 + 1, alternately
     draft = await create_draft(
         packages_stub,
         admin,
@@ -707,8 +715,8 @@ async def test_a_draft_from_the_bank_takes_the_questions_matching_the_scope(
     assert draft.description == "Questions of one theme"
 
 
-async def test_unknown_question_ids_are_listed(packages_stub, admin, bank, block):
-    loaded = await bank()
+async def test_unknown_question_ids_are_listed(packages_stub, admin, load_questions, block):
+    loaded = await load_questions()
     missing = [str(uuid.uuid4()), str(uuid.uuid4())]
     error = await invalid(
         create_draft(
@@ -805,9 +813,9 @@ async def test_generate_for_an_empty_scope_is_invalid(packages_stub, admin, bloc
 
 
 async def test_metrics_count_downloads_by_result_and_generate_outcomes(
-    packages_server, packages_stub, admin, reader, bank, block
+    packages_server, packages_stub, admin, reader, load_questions, block
 ):
-    await bank()
+    await load_questions()
     before = await scrape_metrics(packages_server.metrics_url)
     package = (await generate(packages_stub, admin, block)).package
     await generate(packages_stub, admin, block)

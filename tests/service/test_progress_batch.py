@@ -14,23 +14,11 @@ from google.protobuf import struct_pb2
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import resources_pb2 as res
 from tests.conftest import auth
-from tests.helpers import error_info
+from tests.helpers import cancel_mid_write, error_info, progress_item, wait_until_async
 
 
 def new_profile() -> str:
     return f"profile-{uuid.uuid4().hex[:12]}"
-
-
-def item(key: str, **fields: object) -> res.ProgressItem:
-    values: dict[str, object] = {
-        "idempotency_key": key,
-        "activity_type": "letter_trace",
-        "content_id": "letter-a",
-        "score": 0.9,
-        "timestamp": "2026-01-29T10:00:00Z",
-    }
-    values.update(fields)
-    return res.ProgressItem(**values)
 
 
 @pytest.fixture
@@ -52,29 +40,29 @@ def call(progress_stub, make_token, profile):
 async def test_seed_request_is_stored_and_returns_ok_with_a_server_id(call):
     meta = struct_pb2.Value()
     meta.struct_value.update({"attempts": 2, "hint_used": False})
-    [result] = await call(item("k-1", duration_seconds=12, meta_data=meta))
+    [result] = await call(progress_item("k-1", duration_seconds=12, meta_data=meta))
     assert result.status == "ok"
     assert uuid.UUID(result.server_id)
     assert not result.HasField("error")
 
 
 async def test_same_key_same_content_is_a_duplicate_with_the_original_server_id(call):
-    [first] = await call(item("k-1"))
-    [again] = await call(item("k-1"))
+    [first] = await call(progress_item("k-1"))
+    [again] = await call(progress_item("k-1"))
     assert (again.status, again.server_id) == ("duplicate", first.server_id)
 
 
 async def test_timestamps_are_compared_as_instants(call):
-    [first] = await call(item("k-1", timestamp="2026-01-29T10:00:00Z"))
-    [again] = await call(item("k-1", timestamp="2026-01-29T15:30:00.000+05:30"))
+    [first] = await call(progress_item("k-1", timestamp="2026-01-29T10:00:00Z"))
+    [again] = await call(progress_item("k-1", timestamp="2026-01-29T15:30:00.000+05:30"))
     assert (again.status, again.server_id) == ("duplicate", first.server_id)
 
 
 async def test_same_key_different_content_is_an_error_and_the_stored_item_stays(
     call, progress_stub, make_token, profile
 ):
-    [first] = await call(item("k-1", score=1.0))
-    [reused] = await call(item("k-1", score=0.5))
+    [first] = await call(progress_item("k-1", score=1.0))
+    [reused] = await call(progress_item("k-1", score=0.5))
     assert reused.status == "error"
     assert reused.error_code == "IDEMPOTENCY_KEY_REUSED"
     assert "idempotency_key" in reused.error
@@ -86,28 +74,28 @@ async def test_same_key_different_content_is_an_error_and_the_stored_item_stays(
 
 
 BAD_ITEMS = [
-    ("idempotency_key", item("")),
-    ("idempotency_key", item("k" * 129)),
-    ("idempotency_key", item("ключ")),
-    ("activity_type", item("k-a", activity_type="")),
-    ("content_id", item("k-c", content_id="x" * 129)),
-    ("score", item("k-s", score=math.nan)),
-    ("score", item("k-i", score=math.inf)),
-    ("duration_seconds", item("k-d", duration_seconds=-1)),
-    ("meta_data", item("k-m", meta_data=struct_pb2.Value(string_value="not an object"))),
-    ("timestamp", item("k-t")),  # replaced below: no offset
-    ("timestamp", item("k-g", timestamp="yesterday")),
-    ("timestamp", item("k-f", timestamp=(datetime.now(UTC) + timedelta(hours=25)).isoformat())),
-    ("timestamp", item("k-e", timestamp="")),
+    ("idempotency_key", progress_item("")),
+    ("idempotency_key", progress_item("k" * 129)),
+    ("idempotency_key", progress_item("ключ")),
+    ("activity_type", progress_item("k-a", activity_type="")),
+    ("content_id", progress_item("k-c", content_id="x" * 129)),
+    ("score", progress_item("k-s", score=math.nan)),
+    ("score", progress_item("k-i", score=math.inf)),
+    ("duration_seconds", progress_item("k-d", duration_seconds=-1)),
+    ("meta_data", progress_item("k-m", meta_data=struct_pb2.Value(string_value="not an object"))),
+    ("timestamp", progress_item("k-t")),  # replaced below: no offset
+    ("timestamp", progress_item("k-g", timestamp="yesterday")),
+    ("timestamp", progress_item("k-f", timestamp=(datetime.now(UTC) + timedelta(hours=25)).isoformat())),
+    ("timestamp", progress_item("k-e", timestamp="")),
 ]
-BAD_ITEMS[9] = ("timestamp", item("k-t", timestamp="2026-01-29T10:00:00"))
+BAD_ITEMS[9] = ("timestamp", progress_item("k-t", timestamp="2026-01-29T10:00:00"))
 
 
 async def test_mixed_batch_bad_items_are_errors_naming_the_field_and_good_items_are_stored(call):
     big = struct_pb2.Value()
     big.struct_value.update({"blob": "x" * 9000})
-    bad = [*BAD_ITEMS, ("meta_data", item("k-big", meta_data=big))]
-    batch = [item("good-1"), *(i for _, i in bad), item("good-2")]
+    bad = [*BAD_ITEMS, ("meta_data", progress_item("k-big", meta_data=big))]
+    batch = [progress_item("good-1"), *(i for _, i in bad), progress_item("good-2")]
     results = await call(*batch)
     assert [r.idempotency_key for r in results] == [i.idempotency_key for i in batch]
     assert results[0].status == results[-1].status == "ok"
@@ -120,7 +108,7 @@ async def test_mixed_batch_bad_items_are_errors_naming_the_field_and_good_items_
 
 @pytest.mark.parametrize("field", ["score", "activity_type", "content_id", "timestamp", "idempotency_key"])
 async def test_a_missing_required_field_is_an_error_and_the_corrected_resend_is_stored(call, field):
-    complete = item(f"k-missing-{field}", score=0.0)  # 0 is a real score; absent is not
+    complete = progress_item(f"k-missing-{field}", score=0.0)  # 0 is a real score; absent is not
     missing = res.ProgressItem()
     missing.CopyFrom(complete)
     missing.ClearField(field)
@@ -135,10 +123,10 @@ async def test_a_missing_required_field_is_an_error_and_the_corrected_resend_is_
 
 
 async def test_same_key_twice_in_one_batch_behaves_like_two_batches_in_order(call):
-    same = await call(item("k-1"), item("k-1"))
+    same = await call(progress_item("k-1"), progress_item("k-1"))
     assert [r.status for r in same] == ["ok", "duplicate"]
     assert same[0].server_id == same[1].server_id
-    different = await call(item("k-2", score=1), item("k-2", score=2))
+    different = await call(progress_item("k-2", score=1), progress_item("k-2", score=2))
     assert [r.status for r in different] == ["ok", "error"]
     assert different[1].error_code == "IDEMPOTENCY_KEY_REUSED"
 
@@ -146,7 +134,7 @@ async def test_same_key_twice_in_one_batch_behaves_like_two_batches_in_order(cal
 async def test_twenty_concurrent_identical_batches_store_one_row_per_key(
     call, progress_stub, make_token, profile
 ):
-    batch = [item(f"k-{n}", score=n) for n in range(25)]
+    batch = [progress_item(f"k-{n}", score=n) for n in range(25)]
     outcomes = await asyncio.gather(*(call(*batch) for _ in range(20)))
     for n in range(25):
         ids = {results[n].server_id for results in outcomes}
@@ -164,7 +152,8 @@ async def test_another_users_profile_is_permission_denied(progress_stub, make_to
     token = make_token("user-1", ["mine"])
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await progress_stub.BatchRecordProgress(
-            pb.BatchRecordProgressRequest(profile_id="theirs", items=[item("k")]), metadata=auth(token)
+            pb.BatchRecordProgressRequest(profile_id="theirs", items=[progress_item("k")]),
+            metadata=auth(token),
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert error_info(caught.value).metadata["field"] == "profile_id"
@@ -179,7 +168,7 @@ async def test_bad_requests_are_invalid_argument_naming_the_field(
 ):
     token = make_token("user-1", ["p"])
     request = pb.BatchRecordProgressRequest(
-        profile_id=profile_id, items=[item(f"k-{n}") for n in range(count)]
+        profile_id=profile_id, items=[progress_item(f"k-{n}") for n in range(count)]
     )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await progress_stub.BatchRecordProgress(request, metadata=auth(token))
@@ -189,7 +178,7 @@ async def test_bad_requests_are_invalid_argument_naming_the_field(
 
 
 async def test_five_hundred_items_are_accepted(call):
-    results = await call(*(item(f"k-{n}") for n in range(500)))
+    results = await call(*(progress_item(f"k-{n}") for n in range(500)))
     assert [r.status for r in results] == ["ok"] * 500
 
 
@@ -204,35 +193,40 @@ async def test_bad_tokens_are_unauthenticated(progress_stub, make_token, token_k
     }[token_kind]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await progress_stub.BatchRecordProgress(
-            pb.BatchRecordProgressRequest(profile_id="p", items=[item("k")]), metadata=metadata
+            pb.BatchRecordProgressRequest(profile_id="p", items=[progress_item("k")]), metadata=metadata
         )
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert "Traceback" not in caught.value.details()
 
 
-async def test_batches_cancelled_mid_write_leave_the_service_healthy(progress_stub, profile, make_token):
-    """Clients that give up (deadline) while their batch is being written: the write still finishes
-    or never starts, never holds a transaction open (on SQLite, the one write lock), and the
-    retries store every item once."""
+async def test_a_batch_cancelled_mid_write_is_written_whole_and_the_service_stays_healthy(
+    progress_server, progress_stub, profile, make_token, hold_next_write
+):
+    """A client that gives up (a deadline, a dropped connection) while its batch is being written: the
+    write runs to its end and frees its connection (on SQLite, the one write lock); the retry finds
+    every item stored once, and later batches are written."""
     metadata = auth(make_token("impatient", [profile]))
-    batches = [
-        pb.BatchRecordProgressRequest(
-            profile_id=profile, items=[item(f"impatient-{b}-{n}") for n in range(40)]
-        )
-        for b in range(12)
-    ]
-    for n, batch in enumerate(batches):
-        try:
-            await progress_stub.BatchRecordProgress(batch, metadata=metadata, timeout=0.002 * (n % 4 + 1))
-        except grpc.aio.AioRpcError as error:
-            assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
-    for batch in batches:
-        response = await progress_stub.BatchRecordProgress(batch, metadata=metadata, timeout=10)
-        assert {r.status for r in response.results} <= {"ok", "duplicate"}
-    request = pb.ListProgressRequest(profile_id=profile, page_size=500)
-    listed = await progress_stub.ListProgress(request, metadata=metadata)
-    keys = [i.idempotency_key for i in listed.items]
-    assert sorted(keys) == sorted(i.idempotency_key for b in batches for i in b.items)
+    batch = pb.BatchRecordProgressRequest(
+        profile_id=profile, items=[progress_item(f"impatient-{n}") for n in range(40)]
+    )
+    write = hold_next_write(progress_server)
+    call = progress_stub.BatchRecordProgress(batch, metadata=metadata)
+    method = "/studysync.progress.v1.ProgressService/BatchRecordProgress"
+    await cancel_mid_write(call, write, progress_server.metrics_url, method)
+    write.release()
+
+    async def written() -> list[str]:
+        request = pb.ListProgressRequest(profile_id=profile, page_size=500)
+        return [
+            i.idempotency_key for i in (await progress_stub.ListProgress(request, metadata=metadata)).items
+        ]
+
+    keys = await wait_until_async(written, what="the cancelled batch's write to finish")
+    assert sorted(keys) == sorted(i.idempotency_key for i in batch.items)
+    retried = await progress_stub.BatchRecordProgress(batch, metadata=metadata)
+    assert [r.status for r in retried.results] == ["duplicate"] * len(batch.items)
+    later = pb.BatchRecordProgressRequest(profile_id=profile, items=[progress_item("later")])
+    assert (await progress_stub.BatchRecordProgress(later, metadata=metadata)).results[0].status == "ok"
 
 
 async def test_any_unicode_text_is_stored_exactly_and_nul_is_refused_by_field(
@@ -242,7 +236,7 @@ async def test_any_unicode_text_is_stored_exactly_and_nul_is_refused_by_field(
     exactly; NUL (which no PostgreSQL text can hold) is a per-item error naming the field, never a 500."""
     odd = 'a,b "c" \\\\d é 😀 \\t'
     results = await call(
-        item(
+        progress_item(
             "unicode-1",
             activity_type=odd,
             content_id=odd,
@@ -250,9 +244,9 @@ async def test_any_unicode_text_is_stored_exactly_and_nul_is_refused_by_field(
                 struct_value=struct_pb2.Struct(fields={odd: struct_pb2.Value(string_value=odd)})
             ),
         ),
-        item("nul-1", activity_type="bad\x00type"),
-        item("nul-2", content_id="bad\x00content"),
-        item("nul-3\x00"),
+        progress_item("nul-1", activity_type="bad\x00type"),
+        progress_item("nul-2", content_id="bad\x00content"),
+        progress_item("nul-3\x00"),
     )
     assert [r.status for r in results] == ["ok", "error", "error", "error"]
     assert [r.error_code for r in results[1:]] == ["INVALID_FIELD"] * 3

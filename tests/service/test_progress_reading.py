@@ -15,8 +15,7 @@ from services.progress.wiring import SPEC as PROGRESS
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
 from tests.conftest import auth, service_settings, start_server
-from tests.helpers import error_info, metric_value, scrape_metrics
-from tests.service.test_progress_batch import item
+from tests.helpers import error_info, metric_value, progress_item, scrape_metrics
 
 
 @pytest.fixture
@@ -33,7 +32,7 @@ async def test_read_back_pages_in_server_order_without_skips_or_repeats_while_wr
     progress_stub, profile, metadata
 ):
     async def write(start: int, count: int) -> None:
-        batch = [item(f"k-{n:04d}") for n in range(start, start + count)]
+        batch = [progress_item(f"k-{n:04d}") for n in range(start, start + count)]
         await progress_stub.BatchRecordProgress(
             pb.BatchRecordProgressRequest(profile_id=profile, items=batch), metadata=metadata
         )
@@ -71,7 +70,7 @@ async def test_read_back_pages_in_server_order_without_skips_or_repeats_while_wr
 
 async def test_a_full_last_page_ends_the_list(progress_stub, profile, metadata):
     """Exactly page_size items left: the page is full and still the last one."""
-    batch = [item(f"k-{n}") for n in range(4)]
+    batch = [progress_item(f"k-{n}") for n in range(4)]
     await progress_stub.BatchRecordProgress(
         pb.BatchRecordProgressRequest(profile_id=profile, items=batch), metadata=metadata
     )
@@ -86,7 +85,7 @@ async def test_a_full_last_page_ends_the_list(progress_stub, profile, metadata):
 
 
 async def test_read_back_returns_what_was_sent(progress_stub, profile, metadata):
-    sent = item("k-1", score=0, duration_seconds=3.5, timestamp="2026-01-29T15:30:00+05:30")
+    sent = progress_item("k-1", score=0, duration_seconds=3.5, timestamp="2026-01-29T15:30:00+05:30")
     sent.meta_data.struct_value.update({"level": 2, "tags": ["a", "b"]})
     [result] = (
         await progress_stub.BatchRecordProgress(
@@ -129,7 +128,8 @@ async def test_bad_read_back_requests_name_the_field(progress_stub, profile, met
 async def test_receipts_tell_which_keys_the_server_holds(progress_stub, profile, metadata):
     [stored] = (
         await progress_stub.BatchRecordProgress(
-            pb.BatchRecordProgressRequest(profile_id=profile, items=[item("have")]), metadata=metadata
+            pb.BatchRecordProgressRequest(profile_id=profile, items=[progress_item("have")]),
+            metadata=metadata,
         )
     ).results
     receipts = (
@@ -180,7 +180,9 @@ async def test_metrics_count_items_by_status_batches_retries_and_replay_age(
 ):
     before = await scrape_metrics(progress_server.metrics_url)
     retry = (*metadata, ("x-client-retry", "2"))
-    batch = pb.BatchRecordProgressRequest(profile_id=profile, items=[item("m-1"), item("m-2"), item("")])
+    batch = pb.BatchRecordProgressRequest(
+        profile_id=profile, items=[progress_item("m-1"), progress_item("m-2"), progress_item("")]
+    )
     await progress_stub.BatchRecordProgress(batch, metadata=metadata)
     await progress_stub.BatchRecordProgress(batch, metadata=retry)
     after = await scrape_metrics(progress_server.metrics_url)
@@ -216,7 +218,9 @@ async def test_database_unreachable_is_unavailable_and_a_retry_later_is_clean(
     handle = await start_server(PROGRESS, broken)
     try:
         stub = pb_grpc.ProgressServiceStub(handle.channel)
-        batch = pb.BatchRecordProgressRequest(profile_id=profile, items=[item("t-1"), item("t-2")])
+        batch = pb.BatchRecordProgressRequest(
+            profile_id=profile, items=[progress_item("t-1"), progress_item("t-2")]
+        )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.BatchRecordProgress(batch, metadata=metadata)
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -232,7 +236,7 @@ async def test_database_unreachable_is_unavailable_and_a_retry_later_is_clean(
 
 
 async def test_concurrent_batches_of_one_profile_keep_cursor_order(progress_stub, profile, metadata):
-    batches = [[item(f"c{b}-{n}") for n in range(10)] for b in range(8)]
+    batches = [[progress_item(f"c{b}-{n}") for n in range(10)] for b in range(8)]
     await asyncio.gather(
         *(
             progress_stub.BatchRecordProgress(
@@ -263,7 +267,9 @@ async def test_connections_killed_mid_run_fail_retryably_and_retries_store_each_
     from tests.conftest import POSTGRES_URL
 
     schema = progress_server.service.runtime.settings.db_schema
-    batch = pb.BatchRecordProgressRequest(profile_id=profile, items=[item(f"kill-{n}") for n in range(20)])
+    batch = pb.BatchRecordProgressRequest(
+        profile_id=profile, items=[progress_item(f"kill-{n}") for n in range(20)]
+    )
     admin = create_async_engine(POSTGRES_URL)
     async with admin.connect() as conn:
         await conn.execute(

@@ -42,7 +42,7 @@ def downloads(registry: CollectorRegistry, result: str) -> float | None:
     return registry.get_sample_value("studysync_package_downloads_total", {"result": result})
 
 
-async def published(packages: PackagesUseCases, block_id: int = 2, count: int = 2):  # noqa: ANN201
+async def published(packages: PackagesUseCases, block_id: int = 2, count: int = 2):
     """A generated (published) package of a block, over `count` fresh bank questions."""
     await packages.import_questions(ADMIN, [question(block_id) for _ in range(count)])
     package, _ = await packages.generate(ADMIN, "BLOCK", {"block_id": block_id}, "", "")

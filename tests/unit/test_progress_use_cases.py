@@ -36,7 +36,7 @@ def progress(store: FakeProgressStore, registry: CollectorRegistry) -> ProgressU
     return ProgressUseCases(store, rollout, ProgressMetrics(registry))
 
 
-def statuses(results) -> list[tuple[str, str | None]]:  # noqa: ANN001
+def statuses(results) -> list[tuple[str, str | None]]:
     return [(r.status, r.error_code) for r in results]
 
 

@@ -3,39 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from services.sync.domain import AttemptInput, Rejection, payload_hash, validate_attempt
-
-NOW = datetime(2026, 1, 29, tzinfo=UTC)  # a day after GOOD was answered
-VECTOR = "4c090984a59565b1b3130a09db58b6c47422b722b7079c8b083b1361d84ceb51"
-GOOD = AttemptInput(
-    client_attempt_id="123e4567-e89b-12d3-a456-426614174000",
-    idempotency_key="223e4567-e89b-12d3-a456-426614174000",
-    offline_session_id="323e4567-e89b-12d3-a456-426614174000",
-    session_id="",
-    question_id="550e8400-e29b-41d4-a716-446655440000",
-    selected_option_index=2,
-    answered_at="2026-01-28T10:00:00Z",
-    payload_hash=VECTOR,
-    package_id="",
-)
+from tests.helpers import CHECKED_AT, GOOD_ATTEMPT, HASH_TEST_VECTOR
 
 
 def test_payload_hash_matches_the_test_vector():
-    assert payload_hash("2026-01-28T10:00:00Z", "550e8400-e29b-41d4-a716-446655440000", 2) == VECTOR
+    assert payload_hash("2026-01-28T10:00:00Z", "550e8400-e29b-41d4-a716-446655440000", 2) == HASH_TEST_VECTOR
 
 
 def test_payload_hash_covers_the_strings_exactly_as_sent():
-    assert payload_hash("2026-01-28T10:00:00+00:00", GOOD.question_id, 2) != VECTOR
+    assert payload_hash("2026-01-28T10:00:00+00:00", GOOD_ATTEMPT.question_id, 2) != HASH_TEST_VECTOR
 
 
 def test_a_good_attempt_validates():
-    valid = validate_attempt(GOOD, NOW)
+    valid = validate_attempt(GOOD_ATTEMPT, CHECKED_AT)
     assert (
-        valid.idempotency_key == GOOD.idempotency_key and valid.offline_session_id == GOOD.offline_session_id
+        valid.idempotency_key == GOOD_ATTEMPT.idempotency_key
+        and valid.offline_session_id == GOOD_ATTEMPT.offline_session_id
     )
 
 
@@ -43,7 +31,7 @@ def test_a_good_attempt_validates():
     ("change", "code", "field"),
     [
         ({"payload_hash": "0" * 64}, "PAYLOAD_HASH_MISMATCH", "payload_hash"),
-        ({"payload_hash": VECTOR.upper()}, "INVALID_FIELD", "payload_hash"),
+        ({"payload_hash": HASH_TEST_VECTOR.upper()}, "INVALID_FIELD", "payload_hash"),
         ({"client_attempt_id": "x"}, "INVALID_FIELD", "client_attempt_id"),
         ({"idempotency_key": ""}, "INVALID_FIELD", "idempotency_key"),
         ({"offline_session_id": ""}, "INVALID_FIELD", "offline_session_id"),
@@ -56,7 +44,7 @@ def test_a_good_attempt_validates():
 )
 def test_bad_attempts_are_rejected_naming_the_field(change, code, field):
     with pytest.raises(Rejection) as caught:
-        validate_attempt(dataclasses.replace(GOOD, **change), NOW)
+        validate_attempt(dataclasses.replace(GOOD_ATTEMPT, **change), CHECKED_AT)
     assert caught.value.code == code
     assert caught.value.message.startswith(field)
 
@@ -76,13 +64,13 @@ def test_the_fast_hash_of_validated_strings_is_the_rfc8785_hash(answered_at, que
         answered_at, question_id, option
     )
     attempt = dataclasses.replace(
-        GOOD,
+        GOOD_ATTEMPT,
         answered_at=answered_at,
         question_id=question_id,
         selected_option_index=option,
         payload_hash=payload_hash(answered_at, question_id, option),
     )
-    assert validate_attempt(attempt, NOW).question_id == "550e8400-e29b-41d4-a716-446655440000"
+    assert validate_attempt(attempt, CHECKED_AT).question_id == "550e8400-e29b-41d4-a716-446655440000"
 
 
 def test_server_ids_are_distinct_version_4_uuids():
@@ -98,7 +86,7 @@ def test_server_ids_are_distinct_version_4_uuids():
 
 def test_non_canonical_uuid_text_is_accepted_and_canonicalised():
     valid = validate_attempt(
-        dataclasses.replace(GOOD, idempotency_key="223E4567E89B12D3A456426614174000"), NOW
+        dataclasses.replace(GOOD_ATTEMPT, idempotency_key="223E4567E89B12D3A456426614174000"), CHECKED_AT
     )
     assert valid.idempotency_key == "223e4567-e89b-12d3-a456-426614174000"
 
@@ -114,10 +102,12 @@ def test_non_canonical_uuid_text_is_accepted_and_canonicalised():
 )
 def test_answered_at_that_cannot_be_stored_is_an_invalid_field(answered_at):
     attempt = dataclasses.replace(
-        GOOD, answered_at=answered_at, payload_hash=payload_hash(answered_at, GOOD.question_id, 2)
+        GOOD_ATTEMPT,
+        answered_at=answered_at,
+        payload_hash=payload_hash(answered_at, GOOD_ATTEMPT.question_id, 2),
     )
     with pytest.raises(Rejection) as caught:
-        validate_attempt(attempt, NOW)
+        validate_attempt(attempt, CHECKED_AT)
     assert (caught.value.code, caught.value.message.split(":")[0]) == ("INVALID_FIELD", "answered_at")
 
 
@@ -125,9 +115,11 @@ def test_answered_at_is_kept_as_the_utc_instant():
     answered_at = "2026-01-28T12:00:00.5+05:00"
     valid = validate_attempt(
         dataclasses.replace(
-            GOOD, answered_at=answered_at, payload_hash=payload_hash(answered_at, GOOD.question_id, 2)
+            GOOD_ATTEMPT,
+            answered_at=answered_at,
+            payload_hash=payload_hash(answered_at, GOOD_ATTEMPT.question_id, 2),
         ),
-        NOW,
+        CHECKED_AT,
     )
     assert valid.answered_at.isoformat() == "2026-01-28T07:00:00.500000+00:00"
 
@@ -144,19 +136,22 @@ def test_answered_at_is_kept_as_the_utc_instant():
 )
 def test_uuids_with_whitespace_underscores_or_signs_are_invalid(spelling):
     with pytest.raises(Rejection) as caught:
-        validate_attempt(dataclasses.replace(GOOD, client_attempt_id=spelling), NOW)
+        validate_attempt(dataclasses.replace(GOOD_ATTEMPT, client_attempt_id=spelling), CHECKED_AT)
     assert caught.value.message.startswith("client_attempt_id")
 
 
 @pytest.mark.parametrize("key", ["ik-1", "a,b", " 23e4567e89b12d3a456426614174000", "k" * 128, "~!@#$%^&*()"])
 def test_idempotency_keys_are_opaque_printable_text_up_to_128_characters(key):
-    assert validate_attempt(dataclasses.replace(GOOD, idempotency_key=key), NOW).idempotency_key == key
+    assert (
+        validate_attempt(dataclasses.replace(GOOD_ATTEMPT, idempotency_key=key), CHECKED_AT).idempotency_key
+        == key
+    )
 
 
 @pytest.mark.parametrize("key", ["", "k" * 129, "ik-1\n", "ключ", "ik\x1f1"])
 def test_empty_overlong_or_non_ascii_idempotency_keys_are_invalid(key):
     with pytest.raises(Rejection) as caught:
-        validate_attempt(dataclasses.replace(GOOD, idempotency_key=key), NOW)
+        validate_attempt(dataclasses.replace(GOOD_ATTEMPT, idempotency_key=key), CHECKED_AT)
     assert (caught.value.code, caught.value.message.split(":")[0]) == ("INVALID_FIELD", "idempotency_key")
 
 
@@ -166,7 +161,7 @@ def test_empty_overlong_or_non_ascii_idempotency_keys_are_invalid(key):
 def test_a_missing_required_field_is_an_invalid_field_naming_it(field):
     missing = None if field == "selected_option_index" else ""
     with pytest.raises(Rejection) as caught:
-        validate_attempt(dataclasses.replace(GOOD, **{field: missing}), NOW)
+        validate_attempt(dataclasses.replace(GOOD_ATTEMPT, **{field: missing}), CHECKED_AT)
     assert (caught.value.code, caught.value.message) == ("INVALID_FIELD", f"{field}: is required")
 
 
@@ -174,18 +169,19 @@ def test_answered_at_beyond_the_clock_skew_allowance_is_an_invalid_field():
     def at(instant: datetime) -> AttemptInput:
         text = instant.strftime("%Y-%m-%dT%H:%M:%SZ")
         return dataclasses.replace(
-            GOOD, answered_at=text, payload_hash=payload_hash(text, GOOD.question_id, 2)
+            GOOD_ATTEMPT, answered_at=text, payload_hash=payload_hash(text, GOOD_ATTEMPT.question_id, 2)
         )
 
-    validate_attempt(at(NOW + timedelta(hours=23)), NOW)
+    validate_attempt(at(CHECKED_AT + timedelta(hours=23)), CHECKED_AT)
     with pytest.raises(Rejection) as caught:
-        validate_attempt(at(NOW + timedelta(hours=25)), NOW)
+        validate_attempt(at(CHECKED_AT + timedelta(hours=25)), CHECKED_AT)
     assert (caught.value.code, caught.value.message.split(":")[0]) == ("INVALID_FIELD", "answered_at")
 
 
 def test_client_attempt_id_is_canonicalised_for_storage():
     valid = validate_attempt(
-        dataclasses.replace(GOOD, client_attempt_id="urn:uuid:123E4567-E89B-12D3-A456-426614174000"), NOW
+        dataclasses.replace(GOOD_ATTEMPT, client_attempt_id="urn:uuid:123E4567-E89B-12D3-A456-426614174000"),
+        CHECKED_AT,
     )
     assert valid.client_attempt_id == "123e4567-e89b-12d3-a456-426614174000"
 

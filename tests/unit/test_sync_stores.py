@@ -15,7 +15,7 @@ from services.sync.sqlite_store import SqliteSyncStore
 from services.sync.store import SyncStore
 from services.sync.wiring import sync_store
 from tests.fakes import FakeSyncStore
-from tests.unit.test_sync_domain import GOOD, NOW
+from tests.helpers import CHECKED_AT, GOOD_ATTEMPT
 
 
 async def test_wiring_picks_the_store_by_the_engines_dialect():
@@ -56,7 +56,10 @@ def test_a_value_holding_its_columns_separator_is_refused(join, values: list[str
 
 def test_a_key_that_could_hold_the_key_separator_is_refused_by_validation():
     """What keeps the check above from firing: keys are printable ASCII (commas are welcome)."""
-    assert validate_attempt(dataclasses.replace(GOOD, idempotency_key="a,b"), NOW).idempotency_key == "a,b"
+    assert (
+        validate_attempt(dataclasses.replace(GOOD_ATTEMPT, idempotency_key="a,b"), CHECKED_AT).idempotency_key
+        == "a,b"
+    )
     with pytest.raises(Rejection) as caught:
-        validate_attempt(dataclasses.replace(GOOD, idempotency_key=f"a{KEY_SEPARATOR}b"), NOW)
+        validate_attempt(dataclasses.replace(GOOD_ATTEMPT, idempotency_key=f"a{KEY_SEPARATOR}b"), CHECKED_AT)
     assert caught.value.message == "idempotency_key: must be printable ASCII"

@@ -25,7 +25,7 @@ from services.runtime.interceptors import PUBLIC_METHOD_PREFIXES, Continuation, 
 from services.runtime.wire import find_problem
 
 
-def _input_descriptor(method: str):  # noqa: ANN202 (a protobuf Descriptor)
+def _input_descriptor(method: str):  # a protobuf Descriptor
     service, _, name = method.strip("/").partition("/")
     return descriptor_pool.Default().FindMethodByName(f"{service}.{name}").input_type
 
