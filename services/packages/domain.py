@@ -61,7 +61,8 @@ class Question:
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any], tags: dict[str, Any]) -> Question:
         """A package's frozen copy of a question, tagged with the package's scope."""
-        return cls(**snapshot, **{key: tags.get(key) for key in SCOPE_TAGS})
+        scope: dict[str, Any] = {key: tags.get(key) for key in SCOPE_TAGS}
+        return cls(**snapshot, **scope)
 
 
 @dataclass(frozen=True)

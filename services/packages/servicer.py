@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+
 from services.packages import http
 from services.packages.domain import Package, PackageSummary, Question
 from services.packages.use_cases import PackagesUseCases
 from services.runtime.auth import current_principal
 from services.runtime.proto_values import dict_to_struct, struct_to_dict, timestamp
-from services.runtime.scope import SCOPE_IDS, SCOPE_TAGS
+from services.runtime.scope import SCOPE_TAGS
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 from studysync.packages.v1 import resources_pb2 as res
 
 
-def _optional(message, field: str):  # any message with optional fields
+def _optional(message: Message, field: str) -> Any:
+    """An optional field's value, or None when it is not set."""
     return getattr(message, field) if message.HasField(field) else None
 
 
@@ -98,19 +104,25 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
     def __init__(self, use_cases: PackagesUseCases) -> None:
         self._use_cases = use_cases
 
-    async def ListTestPackages(self, request, context):
+    async def ListTestPackages(
+        self, request: pb.ListTestPackagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTestPackagesResponse:
         current_principal()
         packages, token = await self._use_cases.list_packages(
             scope_from_proto(request.scope),
-            *(_optional(request, f) for f in SCOPE_IDS),
-            request.page_size,
-            request.page_token,
+            year_id=_optional(request, "year_id"),
+            block_id=_optional(request, "block_id"),
+            theme_id=_optional(request, "theme_id"),
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return pb.ListTestPackagesResponse(
             packages=[summary_to_proto(p) for p in packages], next_page_token=token
         )
 
-    async def GetTestPackage(self, request, context):
+    async def GetTestPackage(
+        self, request: pb.GetTestPackageRequest, context: grpc.aio.ServicerContext
+    ) -> res.TestPackage:
         current_principal()
         held = http.held_versions(_header(context, "if-none-match"))
         download = await self._use_cases.get_package(request.package_id, held)
@@ -121,14 +133,18 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         await context.send_initial_metadata(validators)
         return package_to_proto(download.package)
 
-    async def CompareTestPackages(self, request, context):
+    async def CompareTestPackages(
+        self, request: pb.CompareTestPackagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CompareTestPackagesResponse:
         current_principal()
         result = await self._use_cases.compare(
             [(h.package_id, h.version_hash) for h in request.held],
             scope_from_proto(request.scope),
-            *(_optional(request, f) for f in SCOPE_IDS),
-            request.page_size,
-            request.page_token,
+            year_id=_optional(request, "year_id"),
+            block_id=_optional(request, "block_id"),
+            theme_id=_optional(request, "theme_id"),
+            page_size=request.page_size,
+            page_token=request.page_token,
         )
         return pb.CompareTestPackagesResponse(
             current=[res.HeldPackage(package_id=i, version_hash=h) for i, h in result.current],
@@ -141,13 +157,17 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
             next_page_token=result.next_page_token,
         )
 
-    async def BatchCreateQuestions(self, request, context):
+    async def BatchCreateQuestions(
+        self, request: pb.BatchCreateQuestionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchCreateQuestionsResponse:
         stored = await self._use_cases.import_questions(
             current_principal(), [question_from_proto(q) for q in request.questions]
         )
         return pb.BatchCreateQuestionsResponse(questions=[question_to_proto(q) for q in stored])
 
-    async def CreateTestPackage(self, request, context):
+    async def CreateTestPackage(
+        self, request: pb.CreateTestPackageRequest, context: grpc.aio.ServicerContext
+    ) -> res.TestPackage:
         package = await self._use_cases.create_draft(
             current_principal(),
             request.name,
@@ -158,10 +178,14 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         )
         return package_to_proto(package)
 
-    async def PublishTestPackage(self, request, context):
+    async def PublishTestPackage(
+        self, request: pb.PublishTestPackageRequest, context: grpc.aio.ServicerContext
+    ) -> res.TestPackage:
         return package_to_proto(await self._use_cases.publish(current_principal(), request.package_id))
 
-    async def GenerateTestPackage(self, request, context):
+    async def GenerateTestPackage(
+        self, request: pb.GenerateTestPackageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GenerateTestPackageResponse:
         package, created = await self._use_cases.generate(
             current_principal(),
             scope_from_proto(request.scope),
@@ -171,7 +195,9 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         )
         return pb.GenerateTestPackageResponse(package=package_to_proto(package), created=created)
 
-    async def BatchGetQuestions(self, request, context):
+    async def BatchGetQuestions(
+        self, request: pb.BatchGetQuestionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetQuestionsResponse:
         current_principal()
         questions = await self._use_cases.questions(list(request.question_ids.ids), request.package_id)
         return pb.BatchGetQuestionsResponse(questions=[question_to_proto(q) for q in questions])

@@ -62,14 +62,18 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
     def __init__(self, use_cases: ProgressUseCases) -> None:
         self._use_cases = use_cases
 
-    async def BatchRecordProgress(self, request, context):
+    async def BatchRecordProgress(
+        self, request: pb.BatchRecordProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchRecordProgressResponse:
         items = [item_from_proto(item) for item in request.items]
         results = await self._use_cases.record_batch(
             current_principal(), request.profile_id, items, retry=client_retry(context)
         )
         return pb.BatchRecordProgressResponse(results=[result_to_proto(r) for r in results])
 
-    async def ListProgress(self, request, context):
+    async def ListProgress(
+        self, request: pb.ListProgressRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListProgressResponse:
         records, next_page, resume = await self._use_cases.list_progress(
             current_principal(),
             request.profile_id,
@@ -81,7 +85,9 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
             items=[record_to_proto(r) for r in records], next_page_token=next_page, resume_token=resume
         )
 
-    async def BatchGetProgressReceipts(self, request, context):
+    async def BatchGetProgressReceipts(
+        self, request: pb.BatchGetProgressReceiptsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetProgressReceiptsResponse:
         receipts = await self._use_cases.receipts(
             current_principal(), request.profile_id, list(request.idempotency_keys)
         )
@@ -92,6 +98,8 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
             ]
         )
 
-    async def GetFeatures(self, request, context):
+    async def GetFeatures(
+        self, request: pb.GetFeaturesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetFeaturesResponse:
         enabled = self._use_cases.offline_progress_enabled(current_principal(), request.profile_id)
         return pb.GetFeaturesResponse(offline_progress=enabled)

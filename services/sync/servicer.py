@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import grpc
+
 from services.runtime.auth import current_principal
 from services.runtime.proto_values import timestamp
 from services.sync.domain import AttemptInput, AttemptResult
@@ -41,13 +43,17 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
     def __init__(self, use_cases: SyncUseCases) -> None:
         self._use_cases = use_cases
 
-    async def BatchSyncAttempts(self, request, context):
+    async def BatchSyncAttempts(
+        self, request: pb.BatchSyncAttemptsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchSyncAttemptsResponse:
         results = await self._use_cases.sync_batch(
             current_principal(), [attempt_from_proto(a) for a in request.attempts]
         )
         return pb.BatchSyncAttemptsResponse(results=[result_to_proto(r) for r in results])
 
-    async def GetSession(self, request, context):
+    async def GetSession(
+        self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext
+    ) -> res.Session:
         view, answered, correct = await self._use_cases.session(current_principal(), request.session_id)
         return res.Session(
             session_id=view.session_id,
@@ -62,7 +68,9 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
             updated_at=timestamp(view.updated_at),
         )
 
-    async def BatchGetAttemptReceipts(self, request, context):
+    async def BatchGetAttemptReceipts(
+        self, request: pb.BatchGetAttemptReceiptsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchGetAttemptReceiptsResponse:
         receipts = await self._use_cases.receipts(current_principal(), list(request.idempotency_keys))
         return pb.BatchGetAttemptReceiptsResponse(
             receipts=[
