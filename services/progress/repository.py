@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.progress.domain import Stored, StoredRecord, ValidItem
 from services.progress.models import ProgressRow
-from services.runtime.db import as_utc, driver_connection, reader, runs_to_completion
+from services.runtime.db import as_utc, driver_connection, keyed_lookup, reader, runs_to_completion
 
 T = ProgressRow.__table__
 
@@ -58,6 +59,14 @@ _PG_INSERT = (
     "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id::text"
 )
 
+# PostgreSQL: the stored rows of some keys of one profile (see keyed_lookup).
+STORED_KEYS = keyed_lookup(
+    "progress_items",
+    "profile_id",
+    "idempotency_key",
+    ("idempotency_key", "server_id", "fingerprint", "occurred_at"),
+)
+
 
 class ProgressRepository:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -85,15 +94,22 @@ class ProgressRepository:
         }
         existing = [item.idempotency_key for item in items if item.idempotency_key not in inserted]
         if existing:
-            async with self._reader.connect() as conn:
-                found = await conn.execute(
-                    select(T.c.idempotency_key, T.c.server_id, T.c.fingerprint, T.c.occurred_at).where(
-                        T.c.profile_id == profile_id, T.c.idempotency_key.in_(existing)
-                    )
-                )
-            for key, server_id, fingerprint, occurred_at in found:
+            for key, server_id, fingerprint, occurred_at in await self._stored(profile_id, existing):
                 outcome[key] = (Stored(str(server_id), fingerprint, as_utc(occurred_at)), False)
         return outcome
+
+    async def _stored(self, profile_id: str, keys: Sequence[str]) -> Sequence[Sequence[Any]]:
+        """(key, server_id, fingerprint, occurred_at) of the stored ones among these distinct keys."""
+        if self._postgres:
+            async with driver_connection(self._engine) as conn:
+                return await conn.fetch(STORED_KEYS, profile_id, json.dumps(keys))
+        async with self._reader.connect() as conn:
+            result = await conn.execute(
+                select(T.c.idempotency_key, T.c.server_id, T.c.fingerprint, T.c.occurred_at).where(
+                    T.c.profile_id == profile_id, T.c.idempotency_key.in_(keys)
+                )
+            )
+            return result.all()
 
     async def _insert_postgres(
         self, profile_id: str, items: Sequence[ValidItem], received: datetime
@@ -176,10 +192,4 @@ class ProgressRepository:
             ]
 
     async def server_ids(self, profile_id: str, keys: Sequence[str]) -> dict[str, str]:
-        async with self._reader.connect() as conn:
-            result = await conn.execute(
-                select(T.c.idempotency_key, T.c.server_id).where(
-                    T.c.profile_id == profile_id, T.c.idempotency_key.in_(set(keys))
-                )
-            )
-            return {key: str(server_id) for key, server_id in result}
+        return {row[0]: str(row[1]) for row in await self._stored(profile_id, list(dict.fromkeys(keys)))}
