@@ -82,7 +82,6 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
-@overload
 def keyed_lookup(table: str, owner: str, key: str, columns: Sequence[str]) -> str:
     """PostgreSQL: the rows of some of one owner's keys, by their unique (owner, key) index; $1 is the
     owner, $2 the keys as one JSON array (distinct, so each row comes back once).
@@ -99,6 +98,7 @@ def keyed_lookup(table: str, owner: str, key: str, columns: Sequence[str]) -> st
     )
 
 
+@overload
 def as_utc(moment: datetime) -> datetime: ...
 @overload
 def as_utc(moment: None) -> None: ...
