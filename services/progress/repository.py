@@ -25,10 +25,12 @@ _BUMP_HEAD = (
     "RETURNING last_seq - CAST(:count AS bigint) AS base"
 )
 
-# PostgreSQL: the whole batch is one statement (one round trip, atomic on its own): bump the head,
-# then INSERT … SELECT over the columns WITH ORDINALITY. Each column travels as one JSON array
-# (json.dumps runs in C; the driver encodes a text[] parameter at about 1 µs per element) and
-# ROWS FROM(json_array_elements…) zips them back into rows. server_id comes from gen_random_uuid().
+# PostgreSQL: the whole batch is one statement (one round trip, atomic on its own). Each column
+# travels as one JSON array (json.dumps runs in C; the driver encodes a text[] parameter at about 1 µs
+# per element) and ROWS FROM(json_array_elements…) WITH ORDINALITY zips them back into rows. The keys
+# stored before are probed first (one primary-key probe per key, see keyed_lookup); only the others
+# bump the head and are inserted, so re-sending a stored batch writes nothing. server_id comes from
+# gen_random_uuid().
 _COLUMN_TYPES = {
     "idempotency_key": "varchar",
     "fingerprint": "varchar",
@@ -39,24 +41,34 @@ _COLUMN_TYPES = {
     "meta_data": "json",
     "occurred_at": "timestamptz",
 }
-_PG_INSERT = (
-    "WITH head AS (INSERT INTO progress_heads (profile_id, last_seq) VALUES ($1, $2) "
-    "ON CONFLICT (profile_id) DO UPDATE SET last_seq = progress_heads.last_seq + $2 "
-    "RETURNING last_seq - $2 AS base) "
-    f"INSERT INTO progress_items (profile_id, seq, server_id, server_received_at, {', '.join(_COLUMN_TYPES)}) "
-    "SELECT $1, head.base + item.position, gen_random_uuid(), $3, "
-    + ", ".join(
-        # a JSON null element is SQL NULL (json_array_elements_text does that; json needs NULLIF)
-        f"NULLIF(item.{column}::text, 'null')::json" if type_ == "json" else f"item.{column}::{type_}"
-        for column, type_ in _COLUMN_TYPES.items()
-    )
-    + " FROM head, ROWS FROM ("
+RECORD = (
+    "WITH item AS (SELECT * FROM ROWS FROM ("
     + ", ".join(
         f"json_array_elements{'' if type_ == 'json' else '_text'}(${n}::json)"
-        for n, type_ in enumerate(_COLUMN_TYPES.values(), start=4)
+        for n, type_ in enumerate(_COLUMN_TYPES.values(), start=3)
     )
-    + f") WITH ORDINALITY AS item({', '.join(_COLUMN_TYPES)}, position) "
-    "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id::text"
+    + f") WITH ORDINALITY AS item({', '.join(_COLUMN_TYPES)}, position)), "
+    "existing AS (SELECT found.* FROM item CROSS JOIN LATERAL (SELECT idempotency_key, server_id, fingerprint, "
+    "occurred_at FROM progress_items WHERE profile_id = $1 AND idempotency_key = item.idempotency_key "
+    "OFFSET 0) AS found), "
+    "fresh AS (SELECT item.*, row_number() OVER (ORDER BY item.position) AS n FROM item "
+    "WHERE NOT EXISTS (SELECT 1 FROM existing WHERE existing.idempotency_key = item.idempotency_key)), "
+    "counted AS (SELECT count(*) AS total FROM fresh), "
+    "head AS (INSERT INTO progress_heads (profile_id, last_seq) SELECT $1, total FROM counted WHERE total > 0 "
+    "ON CONFLICT (profile_id) DO UPDATE SET last_seq = progress_heads.last_seq + EXCLUDED.last_seq "
+    "RETURNING last_seq), "
+    f"inserted AS (INSERT INTO progress_items (profile_id, seq, server_id, server_received_at, "
+    f"{', '.join(_COLUMN_TYPES)}) "
+    "SELECT $1, head.last_seq - counted.total + fresh.n, gen_random_uuid(), $2, "
+    + ", ".join(
+        # a JSON null element is SQL NULL (json_array_elements_text does that; json needs NULLIF)
+        f"NULLIF(fresh.{column}::text, 'null')::json" if type_ == "json" else f"fresh.{column}::{type_}"
+        for column, type_ in _COLUMN_TYPES.items()
+    )
+    + " FROM head, counted, fresh "
+    "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id) "
+    "SELECT idempotency_key, server_id, true AS is_new, NULL AS fingerprint, NULL AS occurred_at FROM inserted "
+    "UNION ALL SELECT idempotency_key, server_id, false, fingerprint, occurred_at FROM existing"
 )
 
 # PostgreSQL: the stored rows of some keys of one profile (see keyed_lookup).
@@ -76,25 +88,27 @@ class ProgressRepository:
 
     @runs_to_completion
     async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
-        """Inserts the new keys (one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING), then reads
-        the rows of the keys that already existed. Stored rows never change, so that read needs no
-        transaction of its own."""
+        """Each key's stored row, and whether this call stored it. Inserts the new keys (INSERT … ON
+        CONFLICT DO NOTHING RETURNING), then reads the rows of the other keys; on PostgreSQL one
+        statement does both (RECORD). Stored rows never change, so that read needs no transaction."""
         received = datetime.now(UTC)
         if self._postgres:
-            inserted = await self._insert_postgres(profile_id, items, received)
+            outcome = await self._record_postgres(profile_id, items, received)
         else:
             inserted = await self._insert_sqlite(profile_id, items, received)
-        outcome = {
-            item.idempotency_key: (
-                Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),
-                True,
-            )
-            for item in items
-            if item.idempotency_key in inserted
-        }
-        existing = [item.idempotency_key for item in items if item.idempotency_key not in inserted]
-        if existing:
-            for key, server_id, fingerprint, occurred_at in await self._stored(profile_id, existing):
+            outcome = {
+                item.idempotency_key: (
+                    Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),
+                    True,
+                )
+                for item in items
+                if item.idempotency_key in inserted
+            }
+        # Keys stored before (SQLite), or stored by a copy of this batch that committed after this
+        # statement's snapshot and before its insert (PostgreSQL): read them now.
+        missing = [item.idempotency_key for item in items if item.idempotency_key not in outcome]
+        if missing:
+            for key, server_id, fingerprint, occurred_at in await self._stored(profile_id, missing):
                 outcome[key] = (Stored(str(server_id), fingerprint, as_utc(occurred_at)), False)
         return outcome
 
@@ -111,17 +125,23 @@ class ProgressRepository:
             )
             return result.all()
 
-    async def _insert_postgres(
+    async def _record_postgres(
         self, profile_id: str, items: Sequence[ValidItem], received: datetime
-    ) -> dict[str, str]:
-        """Key → new server_id of the items inserted (the other keys existed)."""
+    ) -> dict[str, tuple[Stored, bool]]:
         columns = [
             json.dumps([getattr(item, column) for item in items], default=datetime.isoformat)
             for column in _COLUMN_TYPES
         ]
         async with driver_connection(self._engine) as conn:
-            rows = await conn.fetch(_PG_INSERT, profile_id, len(items), received, *columns)
-        return dict(rows)  # type: ignore[arg-type]
+            rows = await conn.fetch(RECORD, profile_id, received, *columns)
+        sent = {item.idempotency_key: item for item in items}
+        outcome = {}
+        for key, server_id, is_new, fingerprint, occurred_at in rows:
+            if is_new:
+                outcome[key] = (Stored(str(server_id), sent[key].fingerprint, sent[key].occurred_at), True)
+            else:
+                outcome[key] = (Stored(str(server_id), fingerprint, as_utc(occurred_at)), False)
+        return outcome
 
     async def _insert_sqlite(
         self, profile_id: str, items: Sequence[ValidItem], received: datetime
