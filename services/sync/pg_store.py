@@ -125,7 +125,8 @@ answers AS (
 ),
 touched AS (
     UPDATE sessions SET updated_at = $19
-    WHERE user_id = $1 AND session_id IN (SELECT session_id FROM inserted)
+    FROM (SELECT DISTINCT session_id FROM inserted) AS t
+    WHERE sessions.user_id = $1 AND sessions.session_id = t.session_id
 )
 SELECT 'existing' AS outcome, idempotency_key, server_attempt_id::text, session_id::text, fingerprint
 FROM existing
