@@ -140,7 +140,7 @@ class ProgressRepository:
             if is_new:
                 outcome[key] = (Stored(str(server_id), sent[key].fingerprint, sent[key].occurred_at), True)
             else:
-                outcome[key] = (Stored(str(server_id), fingerprint, as_utc(occurred_at)), False)
+                outcome[key] = (Stored(str(server_id), fingerprint, occurred_at), False)
         return outcome
 
     async def _insert_sqlite(
