@@ -27,7 +27,6 @@ from services.runtime.db import create_engine, driver_connection
 from services.runtime.migrations import upgrade
 from services.sync import pg_store
 from services.sync.domain import AttemptInput, Candidate, ValidAttempt
-from services.sync.repository import RECEIPTS, SyncRepository
 from tests.conftest import POSTGRES_URL, drop_schema
 
 DEEP_ROWS = 20_000
@@ -160,7 +159,7 @@ async def test_a_deep_user_resend_probes_the_primary_key_after_many_executions(s
     deep = f"deep-{uuid.uuid4().hex[:8]}"
     async with driver_connection(sync_engine) as conn:
         await load_sync_history(conn, [deep], DEEP_ROWS, OTHERS, OTHER_ROWS)
-    repository = SyncRepository(sync_engine)
+    repository = pg_store.PgSyncStore(sync_engine)
     plans = await _log_plans(sync_engine)
     keys, offline = [f"history-{n}" for n in range(100)], str(uuid.uuid4())
     for _ in range(EXECUTIONS):
@@ -169,7 +168,7 @@ async def test_a_deep_user_resend_probes_the_primary_key_after_many_executions(s
     for _ in range(EXECUTIONS):
         assert len(await repository.receipts(deep, keys)) == 100
 
-    for statement in (pg_store.STORE, RECEIPTS):
+    for statement in (pg_store.STORE, pg_store.RECEIPTS):
         assert await _generic_plans(sync_engine, statement) > 0, "the generic plan was never used"
         scans = list(_scans(_last_plan(plans, statement)))
         on_attempts = [node for _, node in scans if node["Relation Name"] == "attempts"]
