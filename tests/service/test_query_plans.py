@@ -26,7 +26,7 @@ from services.progress.repository import RECORD, STORED_KEYS, ProgressRepository
 from services.runtime.db import create_engine, driver_connection
 from services.runtime.migrations import upgrade
 from services.sync import pg_store
-from services.sync.domain import AttemptInput, Candidate, ValidAttempt
+from services.sync.domain import AttemptInput, Candidate, payload_hash, validate_attempt
 from tests.conftest import POSTGRES_URL, drop_schema
 
 DEEP_ROWS = 20_000
@@ -135,24 +135,29 @@ async def test_a_deep_profile_resend_probes_the_primary_key_after_many_execution
 
 
 def _resent(keys: list[str], offline: str) -> list[Candidate]:
-    candidates = []
-    for key in keys:
-        source = AttemptInput(
-            str(uuid.uuid4()), key, offline, "", str(uuid.uuid4()), 0, "2026-01-28T10:00:00Z", "0" * 64, ""
+    """Attempts with these keys, as a client re-sending them would (the content plays no part)."""
+    question, answered_at = str(uuid.uuid4()), "2026-01-28T10:00:00Z"
+    return [
+        Candidate(
+            validate_attempt(
+                AttemptInput(
+                    str(uuid.uuid4()),
+                    key,
+                    offline,
+                    "",
+                    question,
+                    0,
+                    answered_at,
+                    payload_hash(answered_at, question, 0),
+                    "",
+                ),
+                datetime.now(UTC),
+            ),
+            True,
+            {},
         )
-        attempt = ValidAttempt(
-            source,
-            key,
-            source.client_attempt_id,
-            source.question_id,
-            offline,
-            None,
-            None,
-            datetime(2026, 1, 28, 10, tzinfo=UTC),
-            "0" * 64,
-        )
-        candidates.append(Candidate(attempt, True, {}))
-    return candidates
+        for key in keys
+    ]
 
 
 async def test_a_deep_user_resend_probes_the_primary_key_after_many_executions(sync_engine):
