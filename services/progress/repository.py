@@ -25,11 +25,11 @@ _BUMP_HEAD = (
     "RETURNING last_seq - CAST(:count AS bigint) AS base"
 )
 
-# PostgreSQL: the whole batch is one statement (one round trip, atomic on its own). Each column
-# travels as one JSON array (json.dumps runs in C; the driver encodes a text[] parameter at about 1 µs
-# per element) and ROWS FROM(json_array_elements…) WITH ORDINALITY zips them back into rows. The keys
-# stored before are probed first (one primary-key probe per key, see keyed_lookup); only the others
-# bump the head and are inserted, so re-sending a stored batch writes nothing. server_id comes from
+# PostgreSQL: the whole batch is one statement (one round trip, atomic on its own): bump the head,
+# INSERT … SELECT over the columns WITH ORDINALITY, and read the rows of the keys that were not
+# inserted (stored before; one primary-key probe per key, see keyed_lookup). Each column travels as
+# one JSON array (json.dumps runs in C; the driver encodes a text[] parameter at about 1 µs per
+# element) and ROWS FROM(json_array_elements…) zips them back into rows. server_id comes from
 # gen_random_uuid().
 _COLUMN_TYPES = {
     "idempotency_key": "varchar",
@@ -42,31 +42,29 @@ _COLUMN_TYPES = {
     "occurred_at": "timestamptz",
 }
 RECORD = (
-    "WITH item AS (SELECT * FROM ROWS FROM ("
+    "WITH head AS (INSERT INTO progress_heads (profile_id, last_seq) VALUES ($1, $2) "
+    "ON CONFLICT (profile_id) DO UPDATE SET last_seq = progress_heads.last_seq + $2 "
+    "RETURNING last_seq - $2 AS base), "
+    "item AS (SELECT * FROM ROWS FROM ("
     + ", ".join(
         f"json_array_elements{'' if type_ == 'json' else '_text'}(${n}::json)"
-        for n, type_ in enumerate(_COLUMN_TYPES.values(), start=3)
+        for n, type_ in enumerate(_COLUMN_TYPES.values(), start=4)
     )
     + f") WITH ORDINALITY AS item({', '.join(_COLUMN_TYPES)}, position)), "
-    "existing AS (SELECT found.* FROM item CROSS JOIN LATERAL (SELECT idempotency_key, server_id, fingerprint, "
-    "occurred_at FROM progress_items WHERE profile_id = $1 AND idempotency_key = item.idempotency_key "
-    "OFFSET 0) AS found), "
-    "fresh AS (SELECT item.*, row_number() OVER (ORDER BY item.position) AS n FROM item "
-    "WHERE NOT EXISTS (SELECT 1 FROM existing WHERE existing.idempotency_key = item.idempotency_key)), "
-    "counted AS (SELECT count(*) AS total FROM fresh), "
-    "head AS (INSERT INTO progress_heads (profile_id, last_seq) SELECT $1, total FROM counted WHERE total > 0 "
-    "ON CONFLICT (profile_id) DO UPDATE SET last_seq = progress_heads.last_seq + EXCLUDED.last_seq "
-    "RETURNING last_seq), "
     f"inserted AS (INSERT INTO progress_items (profile_id, seq, server_id, server_received_at, "
     f"{', '.join(_COLUMN_TYPES)}) "
-    "SELECT $1, head.last_seq - counted.total + fresh.n, gen_random_uuid(), $2, "
+    "SELECT $1, head.base + item.position, gen_random_uuid(), $3, "
     + ", ".join(
         # a JSON null element is SQL NULL (json_array_elements_text does that; json needs NULLIF)
-        f"NULLIF(fresh.{column}::text, 'null')::json" if type_ == "json" else f"fresh.{column}::{type_}"
+        f"NULLIF(item.{column}::text, 'null')::json" if type_ == "json" else f"item.{column}::{type_}"
         for column, type_ in _COLUMN_TYPES.items()
     )
-    + " FROM head, counted, fresh "
-    "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id) "
+    + " FROM head, item "
+    "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id), "
+    "existing AS (SELECT found.* FROM (SELECT idempotency_key FROM item WHERE NOT EXISTS "
+    "(SELECT 1 FROM inserted WHERE inserted.idempotency_key = item.idempotency_key)) AS stored_before "
+    "CROSS JOIN LATERAL (SELECT idempotency_key, server_id, fingerprint, occurred_at FROM progress_items "
+    "WHERE profile_id = $1 AND idempotency_key = stored_before.idempotency_key OFFSET 0) AS found) "
     "SELECT idempotency_key, server_id, true AS is_new, NULL AS fingerprint, NULL AS occurred_at FROM inserted "
     "UNION ALL SELECT idempotency_key, server_id, false, fingerprint, occurred_at FROM existing"
 )
@@ -133,7 +131,7 @@ class ProgressRepository:
             for column in _COLUMN_TYPES
         ]
         async with driver_connection(self._engine) as conn:
-            rows = await conn.fetch(RECORD, profile_id, received, *columns)
+            rows = await conn.fetch(RECORD, profile_id, len(items), received, *columns)
         sent = {item.idempotency_key: item for item in items}
         outcome = {}
         for key, server_id, is_new, fingerprint, occurred_at in rows:
