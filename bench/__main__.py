@@ -9,13 +9,14 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench import harness, packages, progress, sync
+from bench import harness, packages, progress, resend, sync
 from devstack.registry import SPECS
 from devstack.stack import Stack
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/14"
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
+CASES = ("progress", "sync", "packages", "resend")
 
 
 def main() -> int:
@@ -24,7 +25,15 @@ def main() -> int:
     parser.add_argument(
         "--replicas", type=int, default=2, help="processes per service behind Envoy (default 2: one per core)"
     )
+    parser.add_argument(
+        "--cases",
+        default=",".join(CASES),
+        help=f"comma-separated cases to run (default all: {','.join(CASES)}); a quick run: --cases resend",
+    )
     args = parser.parse_args()
+    cases = set(args.cases.split(","))
+    if not cases <= set(CASES):
+        parser.error(f"--cases: choose from {','.join(CASES)}")
     run_id = uuid.uuid4().hex[:6]
     env = {"REDIS_URL": REDIS, "STUDYSYNC_RATE_LIMIT_TOKENS": "1000000"}
     for spec in SPECS:
@@ -37,18 +46,34 @@ def main() -> int:
     )
     stack.start()
     try:
-        ceiling = asyncio.run(progress.raw_asyncpg_rate(DSN, f"bench_{run_id}_raw", args.seconds))
-        asyncio.run(_settle())
-        results = asyncio.run(progress.run(stack, ceiling, args.seconds))
-        asyncio.run(_settle())
-        results += asyncio.run(sync.run(stack, ceiling, args.seconds))
-        asyncio.run(_settle())
-        results += asyncio.run(packages.run(stack, args.seconds))
+        results: list[harness.Result] = []
+        if cases & {"progress", "sync"}:
+            ceiling = asyncio.run(progress.raw_asyncpg_rate(DSN, f"bench_{run_id}_raw", args.seconds))
+        for case in CASES:
+            if case not in cases:
+                continue
+            asyncio.run(_settle())
+            if case == "progress":
+                results += asyncio.run(progress.run(stack, ceiling, args.seconds))
+            elif case == "sync":
+                results += asyncio.run(sync.run(stack, ceiling, args.seconds))
+            elif case == "packages":
+                results += asyncio.run(packages.run(stack, args.seconds))
+            else:
+                results += asyncio.run(_resend(run_id, stack, args.seconds))
     finally:
         stack.stop()
         asyncio.run(_drop([f"bench_{run_id}_{s.name}" for s in SPECS] + [f"bench_{run_id}_raw"]))
         asyncio.run(_forget(f"sync:bench_{run_id}_*"))
     return 0 if harness.report(results) else 1
+
+
+async def _resend(run_id: str, stack: Stack, seconds: float) -> list[harness.Result]:
+    progress_schema, sync_schema = f"bench_{run_id}_progress", f"bench_{run_id}_sync"
+    return [
+        await resend.progress_case(stack, DSN, progress_schema, seconds),
+        await resend.sync_case(stack, DSN, sync_schema, REDIS, seconds),
+    ]
 
 
 async def _settle(limit_seconds: float = 60.0) -> None:

@@ -69,7 +69,7 @@ class Result:
 def report(results: list[Result]) -> bool:
     print(f"\n{'case':44s} {'measured':>22s} {'ceiling':>22s} {'ratio':>7s} {'target':>7s}")
     for r in results:
-        verdict = "info" if r.target is None else "ok" if r.ok else "BELOW TARGET"
+        verdict = "info" if r.target is None else "PASS" if r.ok else "FALL SHORT"
         target = "-" if r.target is None else f"≥{r.target}"
         print(f"{r.case:44s} {r.measured:>22s} {r.ceiling:>22s} {r.ratio:7.2f} {target:>7s}  {verdict}")
     return all(r.ok for r in results)

@@ -6,6 +6,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects import sqlite
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.progress.domain import Stored, StoredRecord, ValidItem
 from services.progress.models import ProgressRow
-from services.runtime.db import as_utc, driver_connection, reader, runs_to_completion
+from services.runtime.db import as_utc, driver_connection, keyed_lookup, reader, runs_to_completion
 
 T = ProgressRow.__table__
 
@@ -25,9 +26,11 @@ _BUMP_HEAD = (
 )
 
 # PostgreSQL: the whole batch is one statement (one round trip, atomic on its own): bump the head,
-# then INSERT … SELECT over the columns WITH ORDINALITY. Each column travels as one JSON array
-# (json.dumps runs in C; the driver encodes a text[] parameter at about 1 µs per element) and
-# ROWS FROM(json_array_elements…) zips them back into rows. server_id comes from gen_random_uuid().
+# INSERT … SELECT over the columns WITH ORDINALITY, and read the rows of the keys that were not
+# inserted (stored before; one primary-key probe per key, see keyed_lookup). Each column travels as
+# one JSON array (json.dumps runs in C; the driver encodes a text[] parameter at about 1 µs per
+# element) and ROWS FROM(json_array_elements…) zips them back into rows. server_id comes from
+# gen_random_uuid().
 _COLUMN_TYPES = {
     "idempotency_key": "varchar",
     "fingerprint": "varchar",
@@ -38,24 +41,40 @@ _COLUMN_TYPES = {
     "meta_data": "json",
     "occurred_at": "timestamptz",
 }
-_PG_INSERT = (
+RECORD = (
     "WITH head AS (INSERT INTO progress_heads (profile_id, last_seq) VALUES ($1, $2) "
     "ON CONFLICT (profile_id) DO UPDATE SET last_seq = progress_heads.last_seq + $2 "
-    "RETURNING last_seq - $2 AS base) "
-    f"INSERT INTO progress_items (profile_id, seq, server_id, server_received_at, {', '.join(_COLUMN_TYPES)}) "
+    "RETURNING last_seq - $2 AS base), "
+    "item AS (SELECT * FROM ROWS FROM ("
+    + ", ".join(
+        f"json_array_elements{'' if type_ == 'json' else '_text'}(${n}::json)"
+        for n, type_ in enumerate(_COLUMN_TYPES.values(), start=4)
+    )
+    + f") WITH ORDINALITY AS item({', '.join(_COLUMN_TYPES)}, position)), "
+    f"inserted AS (INSERT INTO progress_items (profile_id, seq, server_id, server_received_at, "
+    f"{', '.join(_COLUMN_TYPES)}) "
     "SELECT $1, head.base + item.position, gen_random_uuid(), $3, "
     + ", ".join(
         # a JSON null element is SQL NULL (json_array_elements_text does that; json needs NULLIF)
         f"NULLIF(item.{column}::text, 'null')::json" if type_ == "json" else f"item.{column}::{type_}"
         for column, type_ in _COLUMN_TYPES.items()
     )
-    + " FROM head, ROWS FROM ("
-    + ", ".join(
-        f"json_array_elements{'' if type_ == 'json' else '_text'}(${n}::json)"
-        for n, type_ in enumerate(_COLUMN_TYPES.values(), start=4)
-    )
-    + f") WITH ORDINALITY AS item({', '.join(_COLUMN_TYPES)}, position) "
-    "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id::text"
+    + " FROM head, item "
+    "ON CONFLICT (profile_id, idempotency_key) DO NOTHING RETURNING idempotency_key, server_id), "
+    "existing AS (SELECT found.* FROM (SELECT idempotency_key FROM item WHERE NOT EXISTS "
+    "(SELECT 1 FROM inserted WHERE inserted.idempotency_key = item.idempotency_key)) AS stored_before "
+    "CROSS JOIN LATERAL (SELECT idempotency_key, server_id, fingerprint, occurred_at FROM progress_items "
+    "WHERE profile_id = $1 AND idempotency_key = stored_before.idempotency_key OFFSET 0) AS found) "
+    "SELECT idempotency_key, server_id, true AS is_new, NULL AS fingerprint, NULL AS occurred_at FROM inserted "
+    "UNION ALL SELECT idempotency_key, server_id, false, fingerprint, occurred_at FROM existing"
+)
+
+# PostgreSQL: the stored rows of some keys of one profile (see keyed_lookup).
+STORED_KEYS = keyed_lookup(
+    "progress_items",
+    "profile_id",
+    "idempotency_key",
+    ("idempotency_key", "server_id", "fingerprint", "occurred_at"),
 )
 
 
@@ -67,45 +86,60 @@ class ProgressRepository:
 
     @runs_to_completion
     async def record(self, profile_id: str, items: Sequence[ValidItem]) -> dict[str, tuple[Stored, bool]]:
-        """Inserts the new keys (one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING), then reads
-        the rows of the keys that already existed. Stored rows never change, so that read needs no
-        transaction of its own."""
+        """Each key's stored row, and whether this call stored it. Inserts the new keys (INSERT … ON
+        CONFLICT DO NOTHING RETURNING), then reads the rows of the other keys; on PostgreSQL one
+        statement does both (RECORD). Stored rows never change, so that read needs no transaction."""
         received = datetime.now(UTC)
         if self._postgres:
-            inserted = await self._insert_postgres(profile_id, items, received)
+            outcome = await self._record_postgres(profile_id, items, received)
         else:
             inserted = await self._insert_sqlite(profile_id, items, received)
-        outcome = {
-            item.idempotency_key: (
-                Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),
-                True,
-            )
-            for item in items
-            if item.idempotency_key in inserted
-        }
-        existing = [item.idempotency_key for item in items if item.idempotency_key not in inserted]
-        if existing:
-            async with self._reader.connect() as conn:
-                found = await conn.execute(
-                    select(T.c.idempotency_key, T.c.server_id, T.c.fingerprint, T.c.occurred_at).where(
-                        T.c.profile_id == profile_id, T.c.idempotency_key.in_(existing)
-                    )
+            outcome = {
+                item.idempotency_key: (
+                    Stored(inserted[item.idempotency_key], item.fingerprint, item.occurred_at),
+                    True,
                 )
-            for key, server_id, fingerprint, occurred_at in found:
+                for item in items
+                if item.idempotency_key in inserted
+            }
+        # Keys stored before (SQLite), or stored by a copy of this batch that committed after this
+        # statement's snapshot and before its insert (PostgreSQL): read them now.
+        missing = [item.idempotency_key for item in items if item.idempotency_key not in outcome]
+        if missing:
+            for key, server_id, fingerprint, occurred_at in await self._stored(profile_id, missing):
                 outcome[key] = (Stored(str(server_id), fingerprint, as_utc(occurred_at)), False)
         return outcome
 
-    async def _insert_postgres(
+    async def _stored(self, profile_id: str, keys: Sequence[str]) -> Sequence[Sequence[Any]]:
+        """(key, server_id, fingerprint, occurred_at) of the stored ones among these distinct keys."""
+        if self._postgres:
+            async with driver_connection(self._engine) as conn:
+                return await conn.fetch(STORED_KEYS, profile_id, json.dumps(keys))
+        async with self._reader.connect() as conn:
+            result = await conn.execute(
+                select(T.c.idempotency_key, T.c.server_id, T.c.fingerprint, T.c.occurred_at).where(
+                    T.c.profile_id == profile_id, T.c.idempotency_key.in_(keys)
+                )
+            )
+            return result.all()
+
+    async def _record_postgres(
         self, profile_id: str, items: Sequence[ValidItem], received: datetime
-    ) -> dict[str, str]:
-        """Key → new server_id of the items inserted (the other keys existed)."""
+    ) -> dict[str, tuple[Stored, bool]]:
         columns = [
             json.dumps([getattr(item, column) for item in items], default=datetime.isoformat)
             for column in _COLUMN_TYPES
         ]
         async with driver_connection(self._engine) as conn:
-            rows = await conn.fetch(_PG_INSERT, profile_id, len(items), received, *columns)
-        return dict(rows)  # type: ignore[arg-type]
+            rows = await conn.fetch(RECORD, profile_id, len(items), received, *columns)
+        sent = {item.idempotency_key: item for item in items}
+        outcome = {}
+        for key, server_id, is_new, fingerprint, occurred_at in rows:
+            if is_new:
+                outcome[key] = (Stored(str(server_id), sent[key].fingerprint, sent[key].occurred_at), True)
+            else:
+                outcome[key] = (Stored(str(server_id), fingerprint, occurred_at), False)
+        return outcome
 
     async def _insert_sqlite(
         self, profile_id: str, items: Sequence[ValidItem], received: datetime
@@ -176,10 +210,4 @@ class ProgressRepository:
             ]
 
     async def server_ids(self, profile_id: str, keys: Sequence[str]) -> dict[str, str]:
-        async with self._reader.connect() as conn:
-            result = await conn.execute(
-                select(T.c.idempotency_key, T.c.server_id).where(
-                    T.c.profile_id == profile_id, T.c.idempotency_key.in_(set(keys))
-                )
-            )
-            return {key: str(server_id) for key, server_id in result}
+        return {row[0]: str(row[1]) for row in await self._stored(profile_id, list(dict.fromkeys(keys)))}

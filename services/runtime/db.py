@@ -82,6 +82,22 @@ def reader(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+def keyed_lookup(table: str, owner: str, key: str, columns: Sequence[str]) -> str:
+    """PostgreSQL: the rows of some of one owner's keys, by their unique (owner, key) index; $1 is the
+    owner, $2 the keys as one JSON array (distinct, so each row comes back once).
+
+    Written as one probe per key because the driver's prepared statements get a generic plan after
+    five executions, and a generic plan sizes every owner at the table's average. With `key =
+    ANY($2)` or `key IN ($2, …)` that plan reads all of the owner's rows through another index
+    starting with the owner and filters them: nothing for a small owner, the whole history for a
+    deep one (the one that re-sends most after an outage). OFFSET 0 keeps the LATERAL subquery from
+    being merged into a join the planner could turn into that same scan."""
+    return (
+        f"SELECT found.* FROM json_array_elements_text($2::json) AS wanted(key) CROSS JOIN LATERAL "
+        f"(SELECT {', '.join(columns)} FROM {table} WHERE {owner} = $1 AND {key} = wanted.key OFFSET 0) AS found"
+    )
+
+
 @overload
 def as_utc(moment: datetime) -> datetime: ...
 @overload

@@ -1,9 +1,12 @@
 """Storage of sessions and attempts on PostgreSQL: a batch in one statement, one round trip, on the
-asyncpg driver (the reads are sql_reads', as on SQLite).
+asyncpg driver (a session is read by sql_reads, as on SQLite; receipts by RECEIPTS).
 
 The statement reads the stored keys, maps offline sessions (creating new ones), inserts the new
 attempts, counts them in their sessions' answers and touches the sessions, all set-based from
-column arrays, and commits on its own (autocommit: atomic, no BEGIN/COMMIT round trips).
+column arrays, and commits on its own (autocommit: atomic, no BEGIN/COMMIT round trips). Rows are
+read by key one unique-index probe per key (LATERAL … OFFSET 0): the generic plan the prepared
+statement gets after five executions would otherwise scan a deep user's whole history for a
+retried batch (see runtime.db.keyed_lookup).
 
 The unique keys make each attempt and each session exist once. A copy of the batch racing this one
 (a client retrying while its first try is still running) makes our inserts wait for its commit and
@@ -14,13 +17,14 @@ copies wait on each other in one order and cannot deadlock.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from services.runtime.db import driver_connection, reader, runs_to_completion
+from services.runtime.db import driver_connection, keyed_lookup, reader, runs_to_completion
 from services.runtime.errors import Unavailable
 from services.sync import sql_reads
 from services.sync.domain import (
@@ -53,16 +57,19 @@ WITH input AS (
            answered_at, payload_hash, fingerprint, package_id, is_correct, offline_session_id, session_ref)
 ),
 existing AS (
-    SELECT idempotency_key, server_attempt_id, session_id, fingerprint FROM attempts
-    WHERE user_id = $1 AND idempotency_key = ANY(string_to_array($14, E'\\x1f'))
+    SELECT a.* FROM unnest(string_to_array($14, E'\\x1f')) AS k(key) CROSS JOIN LATERAL (
+        SELECT idempotency_key, server_attempt_id, session_id, fingerprint FROM attempts
+        WHERE user_id = $1 AND idempotency_key = k.key OFFSET 0
+    ) AS a
 ),
 wanted AS (
     SELECT * FROM unnest($15::uuid[], $16::int8[], $17::int8[], $18::int8[])
         AS w(offline_session_id, year_id, block_id, theme_id)
 ),
 found AS (
-    SELECT offline_session_id, session_id FROM sessions
-    WHERE user_id = $1 AND offline_session_id = ANY($15::uuid[])
+    SELECT s.* FROM unnest($15::uuid[]) AS k(key) CROSS JOIN LATERAL (
+        SELECT offline_session_id, session_id FROM sessions WHERE user_id = $1 AND offline_session_id = k.key OFFSET 0
+    ) AS s
 ),
 created AS (
     INSERT INTO sessions (user_id, session_id, offline_session_id, status, mode, year_id, block_id, theme_id,
@@ -81,7 +88,9 @@ mapping AS (
     UNION ALL SELECT * FROM unnest($20::uuid[], $21::uuid[])
 ),
 owned AS (
-    SELECT session_id FROM sessions WHERE user_id = $1 AND session_id = ANY($22::uuid[])
+    SELECT s.* FROM unnest($22::uuid[]) AS k(key) CROSS JOIN LATERAL (
+        SELECT session_id FROM sessions WHERE user_id = $1 AND session_id = k.key OFFSET 0
+    ) AS s
 ),
 resolved AS (
     SELECT i.*, COALESCE(m.session_id, o.session_id) AS session_id
@@ -116,7 +125,8 @@ answers AS (
 ),
 touched AS (
     UPDATE sessions SET updated_at = $19
-    WHERE user_id = $1 AND session_id IN (SELECT session_id FROM inserted)
+    FROM (SELECT DISTINCT session_id FROM inserted) AS t
+    WHERE sessions.user_id = $1 AND sessions.session_id = t.session_id
 )
 SELECT 'existing' AS outcome, idempotency_key, server_attempt_id::text, session_id::text, fingerprint
 FROM existing
@@ -158,6 +168,12 @@ def _joined(column: str, values: Sequence[str], separator: str = ",") -> str:
 def _joined_keys(column: str, keys: Sequence[str]) -> str:
     """Idempotency keys joined with KEY_SEPARATOR (see domain.idempotency_key_text)."""
     return _joined(column, keys, KEY_SEPARATOR)
+
+
+# The stored attempts of some keys of one user (see runtime.db.keyed_lookup).
+RECEIPTS = keyed_lookup(
+    "attempts", "user_id", "idempotency_key", ("idempotency_key", "server_attempt_id", "session_id")
+)
 
 
 class PgSyncStore:
@@ -227,4 +243,6 @@ class PgSyncStore:
         return await sql_reads.session(self._reader, user_id, session_id)
 
     async def receipts(self, user_id: str, keys: Sequence[str]) -> dict[str, tuple[str, str]]:
-        return await sql_reads.receipts(self._reader, user_id, keys)
+        async with driver_connection(self._engine) as conn:
+            rows = await conn.fetch(RECEIPTS, user_id, json.dumps(sorted(set(keys))))
+        return {key: (str(attempt_id), str(session_id)) for key, attempt_id, session_id in rows}
