@@ -6,9 +6,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,7 +16,7 @@ from services.progress.domain import Stored, StoredRecord, ValidItem
 from services.progress.models import ProgressRow
 from services.runtime.db import as_utc, driver_connection, keyed_lookup, reader, runs_to_completion
 
-T = ProgressRow.__table__
+T = cast(Table, ProgressRow.__table__)
 
 # Reserves `count` sequence numbers for a profile and returns the first one minus 1.
 _BUMP_HEAD = (
