@@ -41,7 +41,7 @@ class QuestionRow(Base):
 
 
 class PackageRow(Base):
-    """The seed's TestPackage. `scope_key` is the canonical (RFC 8785) text of `scope_data`, so key
+    """A test package. `scope_key` is the canonical (RFC 8785) text of `scope_data`, so key
     order or spacing can never make a second "same" scope; the scope ids are copied into columns
     for filtering. Published rows are frozen by a database trigger."""
 

@@ -213,8 +213,7 @@ def _uuid_text(field: str, value: str) -> str:
 
 def idempotency_key_text(field: str, value: str) -> str:
     """The stored form of an idempotency key: 1–128 printable ASCII characters, as sent, except that
-    a UUID is stored in its canonical text (keys were UUIDs only before, stored canonically, so any
-    spelling of a UUID key keeps matching). Printable ASCII also keeps the key free of the separator
+    a UUID is stored in its canonical text, so any spelling of a UUID key matches the stored one. Printable ASCII also keeps the key free of the separator
     the PostgreSQL store joins keys with (see pg_store.KEY_SEPARATOR)."""
     check_idempotency_key(field, value)
     if _CANONICAL_UUID.fullmatch(value):
