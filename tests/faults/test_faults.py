@@ -84,15 +84,22 @@ class Device:
 
 
 def run_clients(
-    devices: list[Device], work: Callable[[Device, int], None], batches: int
+    devices: list[Device],
+    work: Callable[[Device, int], None],
+    batches: int,
+    until: threading.Event | None = None,
 ) -> list[BaseException]:
-    """Each device does `work(device, n)` for n < batches, in its own thread; returns their failures."""
+    """Each device does `work(device, n)` in its own thread, for n < batches and then on until `until`
+    is set (if given: the faults must land while clients are still sending, however fast they are);
+    returns their failures."""
     failures: list[BaseException] = []
 
     def loop(device: Device) -> None:
         try:
-            for n in range(batches):
+            n = 0
+            while n < batches or (until is not None and not until.is_set()):
                 work(device, n)
+                n += 1
         except BaseException as error:  # reported by the test
             failures.append(error)
 
@@ -157,25 +164,29 @@ def test_services_killed_mid_stream_lose_nothing_while_clients_retry(
     fault_stack, questions, schedule, counts
 ):
     devices = [Device(fault_stack, questions) for _ in range(schedule.clients)]
-    done = threading.Event()
+    done = threading.Event()  # the clients stopped (early, on a failure)
+    killed_all = threading.Event()  # every round of kills happened: clients may stop
     kills: list[str] = []
 
     def killer() -> None:
-        for round_ in range(schedule.rounds):
-            for name in ("sync", "progress"):
-                if done.wait(0.3):
-                    return
-                _kill_and_restart(fault_stack, name)
-                kills.append(f"{name}#{round_}")
+        try:
+            for round_ in range(schedule.rounds):
+                for name in ("sync", "progress"):
+                    if done.wait(0.3):
+                        return
+                    _kill_and_restart(fault_stack, name)
+                    kills.append(f"{name}#{round_}")
+        finally:
+            killed_all.set()
 
     thread = threading.Thread(target=killer)
     thread.start()
     try:
-        failures = run_clients(devices, mixed_work(counts), schedule.batches)
+        failures = run_clients(devices, mixed_work(counts), schedule.batches, until=killed_all)
     finally:
         done.set()
         thread.join()
-    assert kills
+    assert len(kills) == schedule.rounds * 2
     finish(devices, counts, failures)
 
 
@@ -307,6 +318,11 @@ def test_a_frozen_redis_trips_the_breaker_batches_skip_it_and_it_closes_when_red
     def metric(name: str, **labels: str) -> float:
         return metric_value(_sync_metrics(fault_stack), name, **labels)
 
+    # A test before may have left the breaker open (Redis stopped): start from a closed one.
+    wait_until(
+        lambda: device.attempt_batch(counts) is not None and metric("studysync_sync_cache_breaker_open") == 0,
+        what="the breaker to be closed before the freeze",
+    )
     trips = metric("studysync_sync_cache_breaker_trips_total")
     private_redis.freeze()  # accepts connections, answers nothing
     try:
