@@ -61,10 +61,11 @@ lint: install
 clean:
 	rm -rf $(VENV) build gateway/build .studysync $(WEB)/node_modules $(WEB)/dist
 
-## bench: performance targets as ratios against ceilings measured in the same run (PostgreSQL + Redis)
+## bench: performance targets as ratios against ceilings measured in the same run (PostgreSQL + Redis);
+##        writes bench/results/<time>.json + .png and prints the change; QUICK=1: every case briefly
 bench: install
 	@command -v wrk >/dev/null || apt-get install -y -q wrk || echo "wrk unavailable: HTTP load from Python instead"
-	$(PY) -m bench $(BENCH_ARGS)
+	$(PY) -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 ## help: list these targets
 .PHONY: help

@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench import harness, packages, progress, resend, sync
+from bench import harness, packages, progress, resend, results, sync
 from devstack.registry import SPECS
 from devstack.stack import Stack
 
@@ -30,7 +30,15 @@ def main() -> int:
         default=",".join(CASES),
         help=f"comma-separated cases to run (default all: {','.join(CASES)}); a quick run: --cases resend",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every case briefly (1 s per side, 1 process per service): proves the harness works; "
+        "its numbers are not judged and go to bench/results/quick/",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.replicas = 1.0, 1
     cases = set(args.cases.split(","))
     if not cases <= set(CASES):
         parser.error(f"--cases: choose from {','.join(CASES)}")
@@ -46,7 +54,7 @@ def main() -> int:
     )
     stack.start()
     try:
-        results: list[harness.Result] = []
+        found: list[harness.Result] = []
         if cases & {"progress", "sync"}:
             ceiling = asyncio.run(progress.raw_asyncpg_rate(DSN, f"bench_{run_id}_raw", args.seconds))
         for case in CASES:
@@ -54,18 +62,25 @@ def main() -> int:
                 continue
             asyncio.run(_settle())
             if case == "progress":
-                results += asyncio.run(progress.run(stack, ceiling, args.seconds))
+                found += asyncio.run(progress.run(stack, ceiling, args.seconds))
             elif case == "sync":
-                results += asyncio.run(sync.run(stack, ceiling, args.seconds))
+                found += asyncio.run(sync.run(stack, ceiling, args.seconds))
             elif case == "packages":
-                results += asyncio.run(packages.run(stack, args.seconds))
+                found += asyncio.run(packages.run(stack, args.seconds))
             else:
-                results += asyncio.run(_resend(run_id, stack, args.seconds))
+                found += asyncio.run(_resend(run_id, stack, args.seconds))
     finally:
         stack.stop()
         asyncio.run(_drop([f"bench_{run_id}_{s.name}" for s in SPECS] + [f"bench_{run_id}_raw"]))
         asyncio.run(_forget(f"sync:bench_{run_id}_*"))
-    return 0 if harness.report(results) else 1
+    met = harness.report(found)
+    folder = results.RESULTS / "quick" if args.quick else results.RESULTS
+    saved = results.save(
+        found, folder, {"seconds": args.seconds, "replicas": args.replicas, "cases": sorted(cases)}
+    )
+    print(f"\nresults: {saved}\nplot:    {results.plot(found, saved.with_suffix('.png'))}")
+    results.print_changes(saved, results.previous(folder, saved))
+    return 0 if met or args.quick else 1
 
 
 async def _resend(run_id: str, stack: Stack, seconds: float) -> list[harness.Result]:
