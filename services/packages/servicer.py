@@ -12,7 +12,7 @@ from services.packages.domain import Package, PackageSummary, Question
 from services.packages.use_cases import PackagesUseCases
 from services.runtime.auth import current_principal
 from services.runtime.proto_values import dict_to_struct, struct_to_dict, timestamp
-from services.runtime.scope import SCOPE_TAGS
+from services.runtime.scope import SCOPE_IDS, SCOPE_TAGS
 from studysync.packages.v1 import packages_service_pb2 as pb
 from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 from studysync.packages.v1 import resources_pb2 as res
@@ -21,6 +21,14 @@ from studysync.packages.v1 import resources_pb2 as res
 def _optional(message: Message, field: str) -> Any:
     """An optional field's value, or None when it is not set."""
     return getattr(message, field) if message.HasField(field) else None
+
+
+def _scope_ids(
+    request: pb.ListTestPackagesRequest | pb.CompareTestPackagesRequest,
+) -> tuple[int | None, int | None, int | None]:
+    """The request's year_id, block_id and theme_id (runtime.scope order), None where not set."""
+    year_id, block_id, theme_id = (_optional(request, tag) for tag in SCOPE_IDS)
+    return year_id, block_id, theme_id
 
 
 def scope_from_proto(scope: int) -> str:
@@ -110,11 +118,9 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         current_principal()
         packages, token = await self._use_cases.list_packages(
             scope_from_proto(request.scope),
-            year_id=_optional(request, "year_id"),
-            block_id=_optional(request, "block_id"),
-            theme_id=_optional(request, "theme_id"),
-            page_size=request.page_size,
-            page_token=request.page_token,
+            *_scope_ids(request),
+            request.page_size,
+            request.page_token,
         )
         return pb.ListTestPackagesResponse(
             packages=[summary_to_proto(p) for p in packages], next_page_token=token
@@ -140,11 +146,9 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         result = await self._use_cases.compare(
             [(h.package_id, h.version_hash) for h in request.held],
             scope_from_proto(request.scope),
-            year_id=_optional(request, "year_id"),
-            block_id=_optional(request, "block_id"),
-            theme_id=_optional(request, "theme_id"),
-            page_size=request.page_size,
-            page_token=request.page_token,
+            *_scope_ids(request),
+            request.page_size,
+            request.page_token,
         )
         return pb.CompareTestPackagesResponse(
             current=[res.HeldPackage(package_id=i, version_hash=h) for i, h in result.current],
