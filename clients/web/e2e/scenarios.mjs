@@ -195,6 +195,10 @@ export async function server_unavailable() {
   check((await chip(page)) === 'Pending (3)', `while the server answers 503 the chip shows ${await chip(page)}`);
   await expectRecentStates(page, 'pending');
   await go(page, 'progress');
+  await waitFor('the Progress notice names what is not synced', async () => {
+    const t = (await page.getByTestId('progress-notice').textContent()).trim();
+    return t.startsWith('Not everything is synced yet.') ? t : { ok: false, text: t };
+  });
   await screenshots(page, 'progress-pending-503');
   await control('start progress');
 
@@ -205,6 +209,12 @@ export async function server_unavailable() {
   });
   check(failed.length === 1, `only the reused key fails: ${JSON.stringify(failed)}`);
   check(failed[0].text.includes('IDEMPOTENCY_KEY_REUSED'), `the failed item shows the server's reason: "${failed[0].text}"`);
+  check(failed[0].text.includes('already saved under the same id'), `the failed item says it in words too: "${failed[0].text}"`);
+  await waitFor('no outage warning once everything is synced', async () => {
+    const notice = page.getByTestId('progress-notice');
+    const t = (await notice.textContent()).trim();
+    return (await notice.isHidden()) ? 'hidden' : { ok: false, text: t };
+  });
   const listed = await waitFor('progress items with their states', async () => {
     const found = await items(page, 'progress-item');
     const state = Object.fromEntries(found.map((f) => [f.key, f.state]));
@@ -311,6 +321,10 @@ export async function practice_offline() {
 
   await setOffline(false);
   await waitFor('practice status Synced', async () => (await page.getByTestId('practice-status').textContent()).trim() === 'Synced');
+  await waitFor('the offline notice gone once the network is back', async () => {
+    const notice = page.getByTestId('practice-notice');
+    return (await notice.isHidden()) ? 'hidden' : { ok: false, text: (await notice.textContent()).trim() };
+  });
   const result = await waitFor('the session result', async () => {
     const t = (await page.getByTestId('session-result').textContent()).trim();
     return /(\d+)\s*\/\s*(\d+)/.test(t) ? t : { ok: false, text: t };

@@ -2,6 +2,7 @@
 import { ApiError, type PackageSummary } from '../api';
 import { h, when } from '../dom';
 import type { Ctx, Page } from '../context';
+import { explainRefusal } from '../reasons';
 import { download, lastSession, revalidate, saveSession, startSession, storedPackages, type PracticeSession, type StoredPackage } from '../packages';
 
 const SCOPES: Array<[string, string]> = [['', 'All published'], ['PROGRAM', 'Programme'], ['YEAR', 'Year'], ['BLOCK', 'Block'], ['THEME', 'Theme']];
@@ -11,6 +12,14 @@ function scopeText(p: PackageSummary): string {
   return data.length ? data.join(', ') : p.scope.toLowerCase();
 }
 
+function refusalNotice(count: number, error: string | undefined): HTMLElement {
+  const { plain, detail } = explainRefusal(error);
+  const what = count === 1 ? '1 answer was' : `${count} answers were`;
+  return h('div', { class: 'notice notice-bad', testid: 'practice-refused' },
+    h('p', {}, `${what} not accepted. ${plain}`),
+    detail ? h('p', { class: 'item-meta item-detail' }, `Server: ${detail}`) : null);
+}
+
 export function practicePage(ctx: Ctx): Page {
   let scope = '';
   let listed: PackageSummary[] = [];
@@ -18,7 +27,7 @@ export function practicePage(ctx: Ctx): Page {
   let session: PracticeSession | null = null; // answering now
   let held: StoredPackage | null = null;
   const root = h('div', { class: 'page' });
-  const note = h('p', { class: 'notice', role: 'status', hidden: true });
+  const note = h('p', { class: 'notice', role: 'status', testid: 'practice-notice', hidden: true });
   const list = h('ul', { class: 'package-list', testid: 'package-list' });
   const summarySlot = h('div');
   const select = h('select', { id: 'scope-select', onchange: () => { scope = select.value; void loadList(); } },
@@ -34,15 +43,26 @@ export function practicePage(ctx: Ctx): Page {
       list));
 
   let listedMs = 0;
+  let listing = false; // a list request is under way
+  let listOffline = false; // the last list failed while the browser was offline
 
   async function loadList(): Promise<void> {
     listedMs = Date.now();
+    listing = true;
+    if (listProblem && navigator.onLine) note.textContent = 'Back online: loading the list of packages…';
     try {
       listed = (await ctx.api.listPackages(scope)).packages;
       listProblem = null;
+      listOffline = false;
     } catch (error) {
       listed = [];
-      listProblem = error instanceof ApiError && error.status === 0 ? 'Offline: showing the packages downloaded on this device.' : `Could not load the list: ${(error as Error).message}`;
+      const noNetwork = error instanceof ApiError && error.status === 0;
+      // Only a failure while the browser knew it was offline is retried the moment it is back; one
+      // while it thought it was online waits the few seconds, or a dead network would spin here.
+      listOffline = noNetwork && !navigator.onLine;
+      listProblem = noNetwork ? 'Offline: showing the packages downloaded on this device.' : `Could not load the list: ${(error as Error).message}`;
+    } finally {
+      listing = false;
     }
     await update();
   }
@@ -135,7 +155,7 @@ export function practicePage(ctx: Ctx): Page {
       s.result
         ? h('p', { class: 'result', testid: 'session-result' }, `${s.result.correct} / ${s.result.answered} correct`)
         : h('p', { class: 'muted' }, pending ? 'The score shows once the answers reach the server.' : 'Getting the score…'),
-      failed.length ? h('p', { class: 'notice notice-bad' }, `${failed.length} answer(s) not accepted: ${failed[0].error ?? ''}`) : null);
+      failed.length ? refusalNotice(failed.length, failed[0].error) : null);
   }
 
   function packageItem(p: PackageSummary, stored: StoredPackage | undefined): HTMLElement {
@@ -167,8 +187,9 @@ export function practicePage(ctx: Ctx): Page {
       return;
     }
     delete root.dataset.question;
-    if (listProblem && navigator.onLine && Date.now() - listedMs > 3000) {
-      // Back online: the full list again, and a check of the kept copies (at most every few seconds).
+    if (listProblem && navigator.onLine && !listing && (listOffline || Date.now() - listedMs > 3000)) {
+      // Back online: the full list again at once, and a check of the kept copies (a list the server
+      // refused is asked again at most every few seconds).
       void loadList().then(() => revalidateAll());
       return;
     }
@@ -178,7 +199,7 @@ export function practicePage(ctx: Ctx): Page {
     list.replaceChildren(...shown.map((p) => packageItem(p, stored.get(p.package_id))));
     if (!shown.length) list.append(h('li', { class: 'empty' }, listProblem ? 'No packages on this device yet.' : 'No published packages for this choice.'));
     note.hidden = !listProblem;
-    note.textContent = listProblem ?? '';
+    note.textContent = listing && navigator.onLine ? 'Back online: loading the list of packages…' : listProblem ?? '';
     const last = await lastSession(ctx.store);
     summarySlot.replaceChildren(...(last ? [await summaryView(last)] : []));
     if (root.firstChild !== listView) root.replaceChildren(listView);

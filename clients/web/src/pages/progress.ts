@@ -3,6 +3,7 @@ import { ApiError } from '../api';
 import { h, stateBadge, when } from '../dom';
 import type { Ctx, Page } from '../context';
 import { pullProgress, remoteRecords } from '../remote';
+import { explainRefusal } from '../reasons';
 
 function describe(activity: string, content: string, score: number): string {
   const letter = content.startsWith('letter-') ? content.slice(7).toUpperCase() : content;
@@ -10,9 +11,14 @@ function describe(activity: string, content: string, score: number): string {
   return `${activity.replace(/_/g, ' ')} · ${letter} · score ${score}`;
 }
 
+function refusalLines(error: string | undefined): HTMLElement[] {
+  const { plain, detail } = explainRefusal(error);
+  return [h('span', { class: 'item-reason' }, plain), ...(detail ? [h('span', { class: 'item-meta item-detail' }, `Server: ${detail}`)] : [])];
+}
+
 export function progressPage(ctx: Ctx): Page {
   const lastSync = h('span', { testid: 'last-sync' }, 'never');
-  const note = h('p', { class: 'notice', role: 'status', hidden: true });
+  const note = h('p', { class: 'notice', role: 'status', testid: 'progress-notice', hidden: true });
   const syncButton = h('button', { class: 'button button-primary', type: 'button', testid: 'sync-now', onclick: () => void syncNow() }, 'Sync now');
   const list = h('ul', { class: 'item-list', testid: 'progress-list' });
   const failed = h('ul', { class: 'item-list', testid: 'failed-list' });
@@ -26,7 +32,7 @@ export function progressPage(ctx: Ctx): Page {
       await pullProgress(ctx.api, ctx.store, ctx.config.profile_id);
       pullProblem = null;
     } catch (error) {
-      pullProblem = error instanceof ApiError && error.status === 0 ? 'Offline: items from other devices show after the next sync.' : `Could not read the server's list: ${(error as Error).message}`;
+      pullProblem = error instanceof ApiError && error.status === 0 ? 'Offline: items from other devices show after the next sync.' : `Items from other devices could not be loaded: ${(error as Error).message}`;
     }
   }
 
@@ -59,9 +65,15 @@ export function progressPage(ctx: Ctx): Page {
       // The queue got through again: so may the read-back (at most every few seconds).
       void pull().then(() => ctx.changed());
     }
-    const problem = ctx.queue.problem ?? pullProblem;
+    // Two different troubles: this device's items not sent yet, or only the other devices' list unread.
+    const pendingHere = own.some((i) => i.state === 'pending');
+    const problem = ctx.queue.problem && pendingHere
+      ? `Not everything is synced yet. ${ctx.queue.problem}`
+      : pullProblem
+        ? `${pendingHere ? '' : 'Everything from this device is synced. '}${pullProblem}`
+        : null;
     note.hidden = !problem;
-    note.textContent = problem ? `Not everything is synced yet. ${problem}` : '';
+    note.textContent = problem ?? '';
 
     type Row = { ms: number; el: HTMLElement };
     const rows: Row[] = [
@@ -91,7 +103,7 @@ export function progressPage(ctx: Ctx): Page {
         h('li', { class: 'item item-failed', testid: 'failed-item', 'data-key': i.key },
           h('span', { class: 'item-body' },
             h('span', { class: 'item-main' }, describe(String(i.body.activity_type), String(i.body.content_id), Number(i.body.score))),
-            h('span', { class: 'item-reason' }, `The server said: ${i.error ?? 'refused'}`)),
+            ...refusalLines(i.error)),
           stateBadge('failed')),
       ),
     );
