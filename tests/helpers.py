@@ -200,7 +200,8 @@ async def cancel_mid_write(
         await write.started.wait()
 
     async def finished() -> float:
-        return metric_total(await scrape_metrics(metrics_url), "studysync_rpc_requests_total", method=method)
+        text = await scrape_metrics(metrics_url)
+        return metric_total(text, "studysync_rpc_requests_total", method=method, code="CANCELLED")
 
     before = await finished()
     call.cancel()

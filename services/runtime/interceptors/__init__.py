@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -69,6 +70,13 @@ class ObservingInterceptor(UnaryInterceptor):
         code: Any = grpc.StatusCode.OK
         try:
             return await call(request, context)
+        except asyncio.CancelledError:
+            # gRPC cancels the handler when the client gives up or its deadline passes; the call
+            # then ends with that status, not UNKNOWN.
+            remaining = context.time_remaining()
+            expired = remaining is not None and remaining <= 0
+            code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+            raise
         except BaseException:
             code = context.code() or grpc.StatusCode.UNKNOWN
             raise
