@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,10 +45,37 @@ class PortInUse(RuntimeError):
     """A port the stack needs is taken: the message is one line naming the port and its variable."""
 
 
+# Ports handed out in this process: two calls never give the same one.
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port no one listens on, below the kernel's ephemeral range: the kernel's own pick (port 0)
+    comes from that range, where every outgoing connection (to PostgreSQL, Redis, a service) also
+    takes its local port, and one such connection made between our pick and the server's bind
+    stole the port now and then."""
+    low, _ = _ephemeral_range()
+    candidates = list(range(max(1024, low - 12_000), low))
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
 
 
 def envoy_binary() -> str:
