@@ -395,9 +395,10 @@ class FakeQuestions:
         self.bank = dict(bank or {})
         self.packages = dict(packages or {})
         self.fetches: list[tuple[list[str], str | None]] = []
+        self.bank_version_keys: sync_domain.BankVersionKeys | None = None  # bank questions not kept
 
     async def fetch(
-        self, question_ids: list[str], package_id: str | None
+        self, question_ids: list[str], package_id: str | None, bank_version: int | None = None
     ) -> dict[str, sync_domain.QuestionFacts]:
         self.fetches.append((list(question_ids), package_id))
         if package_id is None:
@@ -419,15 +420,19 @@ class FakeResultCache:
         self.remembered: list[tuple[dict[str, sync_domain.Stored], dict[str, str]]] = []
 
     async def lookup(
-        self, user_id: str, keys: Sequence[str], offline_sessions: Sequence[str]
-    ) -> tuple[dict[str, sync_domain.Stored], dict[str, str]]:
+        self,
+        user_id: str,
+        keys: Sequence[str],
+        offline_sessions: Sequence[str],
+        bank: sync_domain.BankVersionKeys | None = None,
+    ) -> tuple[dict[str, sync_domain.Stored], dict[str, str], int | None]:
         results = {
             key: sync_domain.Stored(s.server_attempt_id, s.session_id, s.fingerprint, False)
             for key in keys
             if (s := self.results.get((user_id, key))) is not None
         }
         sessions = {o: s for o in offline_sessions if (s := self.sessions.get((user_id, o))) is not None}
-        return results, sessions
+        return results, sessions, None
 
     async def remember(
         self, user_id: str, results: dict[str, sync_domain.Stored], sessions: dict[str, str]
