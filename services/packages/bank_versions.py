@@ -12,8 +12,11 @@ The protocol, correct under concurrent writers and Redis failures:
    written anyway, Redis could come back still holding the old version with no writer counted, and
    sync would score by the old content after the edit's response.
 2. After the commit, one script: version = max(version, V) and writers -= 1 (deleted at 0 or
-   below); after a rollback only the decrement. If that fails, it is retried in the background until
-   it succeeds; meanwhile `writers` > 0 keeps sync off its cache.
+   below). After a failed write the same with the database's version, read again: a commit whose
+   outcome the write never learnt (a connection lost at COMMIT) is published too; if even that read
+   fails, only the decrement (the repair loop publishes it within REPAIR_SECONDS). If the script
+   fails, it is retried in the background until it succeeds; meanwhile `writers` > 0 keeps sync off
+   its cache.
 3. A repair loop (at start-up and every few seconds) raises `version` to the database's (never
    lowers it, never touches `writers`): a flushed or restarted Redis gets its version back.
 Left open: a write whose publication stays impossible longer than WRITERS_TTL_SECONDS while
@@ -116,6 +119,11 @@ class RedisBankVersions:
     async def after_write(self, version: int | None) -> None:
         if self._keys is None:
             return
+        if version is None:
+            try:
+                version = await self._store.bank_version()
+            except Exception as error:  # the database is what failed the write: the repair loop follows
+                log.warning("bank version unknown after a failed bank write: %r", error)
         try:
             await self._publish(keys=[self._keys.version, self._keys.writers], args=[version or 0, 1])
         except (RedisError, OSError) as error:

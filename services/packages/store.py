@@ -124,6 +124,7 @@ class BankVersions(Protocol):
         ...
 
     async def after_write(self, version: int | None) -> None:
-        """Publishes the version a bank write committed (None: it did not commit) and ends its mark.
-        Never raises: what cannot be published now is published in the background."""
+        """Publishes the version a bank write committed (None: the write failed, maybe after its
+        commit, so the store's version is published) and ends its mark. Never raises: what cannot
+        be published now is published in the background."""
         ...

@@ -60,14 +60,19 @@ async def test_concurrent_writers_keep_sync_off_until_the_last_one_published(sha
     assert reader.get(versions.keys.writers) is None
 
 
-async def test_a_rolled_back_write_only_ends_its_mark(shared):
-    versions, reader, _ = shared
+async def test_a_failed_write_ends_its_mark_and_publishes_the_stores_version(shared):
+    versions, reader, store = shared
     await versions.before_write()
     await versions.after_write(3)
     await versions.before_write()
     assert 0 < reader.ttl(versions.keys.writers) <= WRITERS_TTL_SECONDS  # a crashed writer expires
+    store.version = 3  # rolled back
     await versions.after_write(None)
     assert seen_by_sync(reader, versions) == 3
+    await versions.before_write()
+    store.version = 4  # committed, though the write saw its connection fail at COMMIT
+    await versions.after_write(None)
+    assert seen_by_sync(reader, versions) == 4
 
 
 async def test_the_repair_raises_the_version_to_the_databases_and_never_lowers_it(shared):
