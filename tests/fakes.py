@@ -82,6 +82,7 @@ class FakePackagesStore:
         self.packages: dict[str, Package] = {}
         self.scope_keys: dict[str, str] = {}  # package id → Scope.key
         self.calls: list[str] = []
+        self.version = 0  # the bank version: raised by each upsert_questions
         self._now = datetime(2026, 1, 1, tzinfo=UTC)
 
     def _tick(self) -> datetime:
@@ -97,16 +98,25 @@ class FakePackagesStore:
             summary.scope_data.get(key) == value for key, value in (filters or {}).items()
         )
 
-    async def upsert_questions(self, questions: Sequence[Question]) -> list[Question]:
+    async def upsert_questions(self, questions: Sequence[Question]) -> tuple[list[Question], int]:
         self.calls.append("upsert_questions")
         now = self._tick()
         stored = [dataclasses.replace(q, updated_at=now) for q in questions]
         self.questions.update((q.question_id, q) for q in stored)
-        return stored
+        self.version += 1
+        return stored, self.version
+
+    async def bank_version(self) -> int:
+        self.calls.append("bank_version")
+        return self.version
 
     async def questions_by_id(self, ids: Sequence[str]) -> dict[str, Question]:
         self.calls.append("questions_by_id")
         return {i: self.questions[i] for i in ids if i in self.questions}
+
+    async def versioned_questions(self, ids: Sequence[str]) -> tuple[int, dict[str, Question]]:
+        self.calls.append("versioned_questions")
+        return self.version, {i: self.questions[i] for i in ids if i in self.questions}
 
     async def bank_matching(self, scope: Scope) -> list[Question]:
         self.calls.append("bank_matching")
@@ -385,9 +395,10 @@ class FakeQuestions:
         self.bank = dict(bank or {})
         self.packages = dict(packages or {})
         self.fetches: list[tuple[list[str], str | None]] = []
+        self.bank_version_keys: sync_domain.BankVersionKeys | None = None  # bank questions not kept
 
     async def fetch(
-        self, question_ids: list[str], package_id: str | None
+        self, question_ids: list[str], package_id: str | None, bank_version: int | None = None
     ) -> dict[str, sync_domain.QuestionFacts]:
         self.fetches.append((list(question_ids), package_id))
         if package_id is None:
@@ -409,15 +420,19 @@ class FakeResultCache:
         self.remembered: list[tuple[dict[str, sync_domain.Stored], dict[str, str]]] = []
 
     async def lookup(
-        self, user_id: str, keys: Sequence[str], offline_sessions: Sequence[str]
-    ) -> tuple[dict[str, sync_domain.Stored], dict[str, str]]:
+        self,
+        user_id: str,
+        keys: Sequence[str],
+        offline_sessions: Sequence[str],
+        bank: sync_domain.BankVersionKeys | None = None,
+    ) -> tuple[dict[str, sync_domain.Stored], dict[str, str], int | None]:
         results = {
             key: sync_domain.Stored(s.server_attempt_id, s.session_id, s.fingerprint, False)
             for key in keys
             if (s := self.results.get((user_id, key))) is not None
         }
         sessions = {o: s for o in offline_sessions if (s := self.sessions.get((user_id, o))) is not None}
-        return results, sessions
+        return results, sessions, None
 
     async def remember(
         self, user_id: str, results: dict[str, sync_domain.Stored], sessions: dict[str, str]

@@ -66,6 +66,25 @@ class Question:
 
 
 @dataclass(frozen=True)
+class BankVersionKeys:
+    """The Redis keys where the bank version is published: the last committed version, and the
+    count of bank writes not yet published (see bank_versions)."""
+
+    version: str
+    writers: str
+
+
+@dataclass(frozen=True)
+class QuestionsRead:
+    """What BatchGetQuestions answers: the questions and, for bank questions, the bank version they
+    are of (or newer) and where that version is published (None: it is not, keep nothing)."""
+
+    questions: list[Question]
+    bank_version: int = 0
+    keys: BankVersionKeys | None = None
+
+
+@dataclass(frozen=True)
 class Scope:
     """A validated scope: its kind and its normalised scope_data."""
 

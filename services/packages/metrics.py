@@ -19,3 +19,11 @@ class PackagesMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.bank_version = Counter(
+            "studysync_packages_bank_version",
+            "The bank version in Redis: published, publish_failed (retried in the background), "
+            "write_refused (Redis unreachable before a bank write: 503), repaired (raised to the "
+            "database's by the repair loop).",
+            ["event"],
+            registry=registry,
+        )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     Index,
     Integer,
@@ -38,6 +39,17 @@ class QuestionRow(Base):
     block_id: Mapped[int | None] = mapped_column(BigInteger)
     theme_id: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BankVersionRow(Base):
+    """The bank's version: one row, raised by every bank write in that write's transaction."""
+
+    __tablename__ = "bank_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="ck_bank_version_one_row"),)
 
 
 class PackageRow(Base):

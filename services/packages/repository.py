@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.packages.domain import KnownPackage, Package, PackageSummary, Question, Scope, ScopeId
-from services.packages.models import PackageRow, QuestionRow
+from services.packages.models import BankVersionRow, PackageRow, QuestionRow
 from services.runtime.db import among, as_utc, driver_connection, reader, runs_to_completion
 from services.runtime.errors import FailedPrecondition
 
@@ -23,6 +23,7 @@ FROZEN = "PACKAGE_IMMUTABLE"
 
 Q = cast(Table, QuestionRow.__table__)
 P = cast(Table, PackageRow.__table__)
+V = cast(Table, BankVersionRow.__table__)
 SCOPE_COLUMNS = {
     "program": P.c.scope_program,
     "year_id": P.c.scope_year_id,
@@ -47,6 +48,18 @@ _QUESTIONS_BY_ID = (
     "SELECT question_id::text, stem, options::text, correct_index, explanation, program, year_id, block_id,"
     " theme_id, updated_at FROM questions WHERE question_id = ANY($1::uuid[])"
 )
+
+
+# The bank version and the questions in one statement, so one snapshot: the version labels exactly
+# the content read. The LEFT JOIN keeps the version's row when no id is found.
+_VERSIONED_QUESTIONS_BY_ID = (
+    "SELECT v.version, q.question_id::text, q.stem, q.options::text, q.correct_index, q.explanation,"
+    " q.program, q.year_id, q.block_id, q.theme_id, q.updated_at FROM bank_version v"
+    " LEFT JOIN questions q ON q.question_id = ANY($1::uuid[])"
+)
+# Every bank write raises the version first: the row lock also makes bank writes commit one at a
+# time, so versions are committed in order.
+_RAISE_BANK_VERSION = update(V).values(version=V.c.version + 1).returning(V.c.version)
 
 
 def _question(row: Any) -> Question:
@@ -115,7 +128,7 @@ class PackagesRepository:
     # -- question bank
 
     @runs_to_completion
-    async def upsert_questions(self, questions: Sequence[Question]) -> list[Question]:
+    async def upsert_questions(self, questions: Sequence[Question]) -> tuple[list[Question], int]:
         now = datetime.now(UTC)
         rows = [{**q.__dict__, "question_id": uuid.UUID(q.question_id), "updated_at": now} for q in questions]
         insert = (postgresql.insert if self._postgres else sqlite.insert)(Q)
@@ -137,8 +150,25 @@ class PackagesRepository:
             },
         )
         async with self._engine.begin() as conn:
+            version = (await conn.execute(_RAISE_BANK_VERSION)).scalar_one()
             await conn.execute(statement, rows)
-        return [Question(**{**q.__dict__, "updated_at": now}) for q in questions]
+        return [Question(**{**q.__dict__, "updated_at": now}) for q in questions], version
+
+    async def bank_version(self) -> int:
+        async with self._reader.connect() as conn:
+            return (await conn.execute(select(V.c.version))).scalar_one()
+
+    async def versioned_questions(self, ids: Sequence[str]) -> tuple[int, dict[str, Question]]:
+        """The bank version and the bank's questions among `ids`; on PostgreSQL one prepared
+        statement (sync asks this once per batch it cannot answer from its cache)."""
+        if self._postgres:
+            async with driver_connection(self._engine) as conn:
+                rows = await conn.fetch(_VERSIONED_QUESTIONS_BY_ID, ids)
+            found = {row[1]: Question(row[1], row[2], json.loads(row[3]), *row[4:]) for row in rows if row[1]}
+            return rows[0][0], found
+        # SQLite, in autocommit: the version is read first, so the content is of it or newer.
+        version = await self.bank_version()
+        return version, await self.questions_by_id(ids)
 
     async def questions_by_id(self, ids: Sequence[str]) -> dict[str, Question]:
         """Bank questions by id (canonical UUID text). Sync asks this once per batch, so on PostgreSQL

@@ -203,5 +203,10 @@ class PackagesServicer(pb_grpc.PackagesServiceServicer):
         self, request: pb.BatchGetQuestionsRequest, context: grpc.aio.ServicerContext
     ) -> pb.BatchGetQuestionsResponse:
         current_principal()
-        questions = await self._use_cases.questions(list(request.question_ids.ids), request.package_id)
-        return pb.BatchGetQuestionsResponse(questions=[question_to_proto(q) for q in questions])
+        found = await self._use_cases.questions(list(request.question_ids.ids), request.package_id)
+        return pb.BatchGetQuestionsResponse(
+            questions=[question_to_proto(q) for q in found.questions],
+            bank_version=found.bank_version,
+            bank_version_key=found.keys.version if found.keys else "",
+            bank_writers_key=found.keys.writers if found.keys else "",
+        )

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from services.packages.domain import KnownPackage, Package, PackageSummary, Question, Scope, ScopeId
+from services.packages.domain import (
+    BankVersionKeys,
+    KnownPackage,
+    Package,
+    PackageSummary,
+    Question,
+    Scope,
+    ScopeId,
+)
 
 
 class PackagesStore(Protocol):
@@ -16,10 +24,22 @@ class PackagesStore(Protocol):
 
     # -- question bank
 
-    async def upsert_questions(self, questions: Sequence[Question]) -> list[Question]:
+    async def upsert_questions(self, questions: Sequence[Question]) -> tuple[list[Question], int]:
         """Adds the questions, or replaces the bank's question of the same id, all in one
-        transaction (a retry stores the same again); returns them with the `updated_at` they got.
-        Runs to its end even if the caller is cancelled."""
+        transaction (a retry stores the same again) that also raises the bank version by one;
+        returns them with the `updated_at` they got, and the version that transaction committed.
+        Bank writes commit one at a time, in version order. Runs to its end even if the caller is
+        cancelled."""
+        ...
+
+    async def bank_version(self) -> int:
+        """The bank version last committed (0 before the first bank write)."""
+        ...
+
+    async def versioned_questions(self, ids: Sequence[str]) -> tuple[int, dict[str, Question]]:
+        """The bank version and the bank's questions among `ids` (as questions_by_id), the version
+        read with the questions or before them, never after: the content is of that version or
+        newer."""
         ...
 
     async def questions_by_id(self, ids: Sequence[str]) -> dict[str, Question]:
@@ -85,4 +105,26 @@ class PackagesStore(Protocol):
         Raises FailedPrecondition (STALE_DRAFT) for a draft older than a published version of its
         scope, so the newest published version is always the newest content. Under the scope's
         one-at-a-time rule, as versions are made. Runs to its end even if the caller is cancelled."""
+        ...
+
+
+class BankVersions(Protocol):
+    """Publishes the committed bank version where the sync service reads it with each batch, so sync
+    may keep bank questions until the bank changes. Every bank write runs between before_write and
+    after_write."""
+
+    @property
+    def keys(self) -> BankVersionKeys | None:
+        """Where the version is published; None when it is not (sync then keeps no bank question)."""
+        ...
+
+    async def before_write(self) -> None:
+        """Marks a bank write as pending. Raises Unavailable when the mark cannot be made: the write
+        must then not happen."""
+        ...
+
+    async def after_write(self, version: int | None) -> None:
+        """Publishes the version a bank write committed (None: the write failed, maybe after its
+        commit, so the store's version is published) and ends its mark. Never raises: what cannot
+        be published now is published in the background."""
         ...

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from services.packages import domain
-from services.packages.domain import Comparison, Download, Package, PackageSummary, Question, Scope
+from services.packages.domain import (
+    Comparison,
+    Download,
+    Package,
+    PackageSummary,
+    Question,
+    QuestionsRead,
+    Scope,
+)
 from services.packages.metrics import PackagesMetrics
-from services.packages.store import PackagesStore
+from services.packages.store import BankVersions, PackagesStore
 from services.runtime import paging
 from services.runtime.auth import Principal
+from services.runtime.db import runs_to_completion
 from services.runtime.errors import FailedPrecondition, InvalidField, NotFound
 from services.runtime.validation import check_text, parse_uuid
 
@@ -20,9 +29,12 @@ def _not_published() -> NotFound:
 
 
 class PackagesUseCases:
-    def __init__(self, store: PackagesStore, metrics: PackagesMetrics) -> None:
+    def __init__(
+        self, store: PackagesStore, metrics: PackagesMetrics, versions: BankVersions | None = None
+    ) -> None:
         self._store = store
         self._metrics = metrics
+        self._versions = versions  # None: the bank version is published nowhere
 
     # -- reading (any signed-in user)
 
@@ -107,8 +119,9 @@ class PackagesUseCases:
         token = domain.encode_new_page(new[limit - 1]) if len(new) > limit else ""
         return Comparison(current, stale, gone, new[:limit], token)
 
-    async def questions(self, question_ids: list[str], package_id: str) -> list[Question]:
-        """The sync service's one call per batch: bank questions by id, or a published package's snapshot."""
+    async def questions(self, question_ids: list[str], package_id: str) -> QuestionsRead:
+        """The sync service's one call per batch: bank questions by id, with the bank version they
+        are of and where it is published, or a published package's snapshot."""
         if bool(question_ids) == bool(package_id):
             raise InvalidField("question_ids", "set exactly one of question_ids and package_id")
         if package_id:
@@ -120,10 +133,11 @@ class PackagesUseCases:
                     "the package is not published", reason="PACKAGE_NOT_PUBLISHED", field="package_id"
                 )
             tags = package.summary.scope_data
-            return [Question.from_snapshot(q, tags) for q in package.questions]
+            return QuestionsRead([Question.from_snapshot(q, tags) for q in package.questions])
         ids = domain.parse_ids("question_ids", question_ids)
-        found = await self._store.questions_by_id(ids)
-        return [found[i] for i in ids if i in found]
+        version, found = await self._store.versioned_questions(ids)
+        keys = self._versions.keys if self._versions is not None else None
+        return QuestionsRead([found[i] for i in ids if i in found], version, keys)
 
     # -- admin
 
@@ -134,7 +148,21 @@ class PackagesUseCases:
         valid = [domain.validate_question(q, f"questions[{n}]") for n, q in enumerate(questions)]
         if len({q.question_id for q in valid}) != len(valid):
             raise InvalidField("questions", "must not repeat a question_id")
-        return await self._store.upsert_questions(valid)
+        return await self._write_bank(valid)
+
+    @runs_to_completion
+    async def _write_bank(self, questions: Sequence[Question]) -> list[Question]:
+        """The write between its pending mark and its publication, run to its end even if the
+        request is cancelled: a committed bank write is always published (bank_versions)."""
+        if self._versions is None:
+            return (await self._store.upsert_questions(questions))[0]
+        await self._versions.before_write()  # Unavailable: nothing is written
+        committed = None
+        try:
+            stored, committed = await self._store.upsert_questions(questions)
+        finally:
+            await self._versions.after_write(committed)
+        return stored
 
     async def create_draft(
         self,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import grpc
 
+from services.packages.bank_versions import RedisBankVersions
 from services.packages.metrics import PackagesMetrics
 from services.packages.repository import PackagesRepository
 from services.packages.servicer import PackagesServicer
@@ -15,9 +16,13 @@ from studysync.packages.v1 import packages_service_pb2_grpc as pb_grpc
 
 
 def register(server: grpc.aio.Server, runtime: Runtime) -> None:
-    use_cases = PackagesUseCases(
-        PackagesRepository(runtime.engine, runtime.sessions), PackagesMetrics(runtime.registry)
-    )
+    store = PackagesRepository(runtime.engine, runtime.sessions)
+    metrics = PackagesMetrics(runtime.registry)
+    # With Redis, the bank version is published there for sync, and repaired every few seconds.
+    versions = RedisBankVersions(runtime.redis, runtime.settings.db_schema, store, metrics.bank_version)
+    versions.start()
+    runtime.closers.append(versions.close)
+    use_cases = PackagesUseCases(store, metrics, versions if versions.keys else None)
     pb_grpc.add_PackagesServiceServicer_to_server(PackagesServicer(use_cases), server)
 
 

@@ -5,7 +5,8 @@ failures in a row a circuit breaker skips Redis until a background probe finds i
 a frozen Redis (connections accepted, nothing answered) costs each batch nothing rather than two
 timeouts. Keys are
 namespaced by the database schema and carry the user in a hash tag, so one batch's keys share a
-Redis Cluster slot: one round trip to read (MGET) and one to write (a Lua script).
+Redis Cluster slot: one round trip to read (MGET) and one to write (a Lua script). The bank version
+packages publishes (another slot) is read in that same round trip, pipelined with the MGET.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from services.runtime.breaker import CircuitBreaker
-from services.sync.domain import Stored
+from services.sync.domain import BankVersionKeys, Stored, usable_bank_version
 
 log = logging.getLogger("studysync.sync.cache")
 TTL_SECONDS = 7 * 24 * 3600
@@ -47,19 +48,32 @@ class SyncCache:
         return f"sync:{self._namespace}:{{{user_id}}}:osess:{offline_session_id}"
 
     async def lookup(
-        self, user_id: str, keys: Sequence[str], offline_sessions: Sequence[str]
-    ) -> tuple[dict[str, Stored], dict[str, str]]:
-        """Cached idempotency results by key, and cached session ids by offline session id. A value
-        that cannot be read counts as a miss: the database answers instead."""
+        self,
+        user_id: str,
+        keys: Sequence[str],
+        offline_sessions: Sequence[str],
+        bank: BankVersionKeys | None = None,
+    ) -> tuple[dict[str, Stored], dict[str, str], int | None]:
+        """Cached idempotency results by key, cached session ids by offline session id, and (with
+        `bank`) the bank version kept bank questions may be used at. A value that cannot be read
+        counts as a miss: the database (or packages) answers instead."""
         if self._redis is None or not (keys or offline_sessions) or self._skipping():
-            return {}, {}
+            return {}, {}, None
         names = [self._idem(user_id, k) for k in keys] + [self._session(user_id, o) for o in offline_sessions]
+        bank_version = None
         try:
             # decode_responses=True (runtime.cache): values are text or None
-            values = cast(list[str | None], await self._redis.mget(names))
+            if bank is None:
+                values = cast(list[str | None], await self._redis.mget(names))
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    pipe.mget(names)
+                    pipe.mget([bank.version, bank.writers])
+                    values, (version, writers) = await pipe.execute()
+                bank_version = usable_bank_version(version, writers)
         except (RedisError, OSError) as error:
             self._fail_open(error)
-            return {}, {}
+            return {}, {}, None
         self._answered()
         results = {
             k: stored for k, v in zip(keys, values[: len(keys)], strict=True) if (stored := _stored(v))
@@ -67,7 +81,7 @@ class SyncCache:
         sessions = {o: v for o, v in zip(offline_sessions, values[len(keys) :], strict=True) if v}
         self._events.labels("hit").inc(len(results))
         self._events.labels("miss").inc(len(keys) - len(results))
-        return results, sessions
+        return results, sessions, bank_version
 
     async def remember(self, user_id: str, results: dict[str, Stored], sessions: dict[str, str]) -> None:
         """Called only after the database commit, so the cache never knows more than the database."""

@@ -105,6 +105,26 @@ class QuestionFacts:
     scope: dict[str, int | None]
 
 
+@dataclass(frozen=True)
+class BankVersionKeys:
+    """Where the packages service publishes the bank version (its Redis keys, as it names them)."""
+
+    version: str
+    writers: str
+
+
+def usable_bank_version(version: str | None, writers: str | None) -> int | None:
+    """The bank version kept bank questions may be used at, from what packages published: the
+    version, if it is a number and no bank write is pending (writers absent or at most 0); else
+    None, and every bank question is asked of packages."""
+    try:
+        current = int(version) if version is not None else None
+        pending = int(writers) if writers is not None else 0
+    except ValueError:
+        return None
+    return current if pending <= 0 else None
+
+
 class PackageNotPublished(Exception):
     """The attempt names a draft package: a learner can never have downloaded it, and a draft's
     questions may still change, so its attempts are rejected rather than scored."""

@@ -35,6 +35,13 @@ class SyncMetrics:
         self.cache_breaker_open = Gauge(
             "studysync_sync_cache_breaker_open", "1 while Redis is being skipped.", registry=registry
         )
+        self.bank_questions = Counter(
+            "studysync_sync_bank_questions",
+            "Bank question ids a batch needed: cached (kept at the bank's current version) or "
+            "fetched (asked of packages).",
+            ["event"],
+            registry=registry,
+        )
         self.session_mappings = Counter(
             "studysync_sync_session_mappings",
             "Offline session ids resolved, by source (cache / database).",

@@ -11,7 +11,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
-from services.sync.domain import Candidate, QuestionFacts, Rejection, SessionView, Stored
+from services.sync.domain import (
+    BankVersionKeys,
+    Candidate,
+    QuestionFacts,
+    Rejection,
+    SessionView,
+    Stored,
+)
 
 
 class SyncStore(Protocol):
@@ -49,19 +56,33 @@ class SyncStore(Protocol):
 
 
 class QuestionLookup(Protocol):
-    async def fetch(self, question_ids: list[str], package_id: str | None) -> dict[str, QuestionFacts]:
+    @property
+    def bank_version_keys(self) -> BankVersionKeys | None:
+        """Where the bank version is published, to be read with each batch (ResultCache.lookup);
+        None when bank questions are not kept."""
+        ...
+
+    async def fetch(
+        self, question_ids: list[str], package_id: str | None, bank_version: int | None = None
+    ) -> dict[str, QuestionFacts]:
         """The questions found, by id: from the question bank, or a published package's snapshot
         (then all of its questions). An unknown package → {}; a draft → PackageNotPublished; the
-        source unreachable → Unavailable."""
+        source unreachable → Unavailable. Bank questions kept at exactly `bank_version` (the
+        bank's current version) may be answered without asking the source; None: ask for all."""
         ...
 
 
 class ResultCache(Protocol):
     async def lookup(
-        self, user_id: str, keys: Sequence[str], offline_sessions: Sequence[str]
-    ) -> tuple[dict[str, Stored], dict[str, str]]:
+        self,
+        user_id: str,
+        keys: Sequence[str],
+        offline_sessions: Sequence[str],
+        bank: BankVersionKeys | None = None,
+    ) -> tuple[dict[str, Stored], dict[str, str], int | None]:
         """Cached outcomes by key (never is_new) and cached server session ids by offline session
-        id; whatever is missing or unreadable is simply absent."""
+        id; whatever is missing or unreadable is simply absent. With `bank`, also the bank version
+        read in the same round trip (domain.usable_bank_version; None when unknown or unusable)."""
         ...
 
     async def remember(self, user_id: str, results: dict[str, Stored], sessions: dict[str, str]) -> None:

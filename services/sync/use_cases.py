@@ -58,12 +58,16 @@ class SyncUseCases:
             first.setdefault(valid.idempotency_key, valid)
         # 2. Redis idempotency cache, and cached offline-session mappings
         offline = sorted({a.offline_session_id for a in first.values() if a.offline_session_id})
-        cached, sessions = await self._cache.lookup(user, list(first), offline)
+        # ... and the bank version, in the same round trip, when bank questions may be scored
+        bank = self._questions.bank_version_keys
+        if bank is not None and all(a.package_id for a in first.values()):
+            bank = None
+        cached, sessions, bank_version = await self._cache.lookup(user, list(first), offline, bank)
         outcome: dict[str, Stored | Rejection] = dict(cached)
         # 3-7 happen in the store, atomically: sessions, database idempotency, the new attempts and
         # their answers, one commit. Questions are looked up first, outside any transaction.
         fresh = [a for key, a in first.items() if key not in outcome]
-        candidates = await self._score(principal, fresh, outcome)
+        candidates = await self._score(fresh, outcome, bank_version)
         self._metrics.session_mappings.labels("cache").inc(len(sessions))
         self._metrics.session_mappings.labels("database").inc(
             len(
@@ -90,16 +94,19 @@ class SyncUseCases:
         return results
 
     async def _score(
-        self, principal: Principal, fresh: list[ValidAttempt], outcome: dict[str, Stored | Rejection]
+        self, fresh: list[ValidAttempt], outcome: dict[str, Stored | Rejection], bank_version: int | None
     ) -> list[Candidate]:
-        """One BatchGetQuestions per question source (the bank, or each package), never per attempt."""
+        """At most one BatchGetQuestions per question source (the bank, or each package), never per
+        attempt; none for questions kept at the bank's current version."""
         sources: dict[str | None, list[ValidAttempt]] = {}
         for attempt in fresh:
             sources.setdefault(attempt.package_id, []).append(attempt)
         candidates = []
         for package_id, group in sources.items():
             try:
-                facts = await self._questions.fetch(sorted({a.question_id for a in group}), package_id)
+                facts = await self._questions.fetch(
+                    sorted({a.question_id for a in group}), package_id, bank_version
+                )
             except PackageNotPublished:
                 for attempt in group:
                     outcome[attempt.idempotency_key] = NOT_PUBLISHED

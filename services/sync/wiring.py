@@ -12,6 +12,7 @@ from services.runtime import tracing
 from services.runtime.auth import ServiceCredentials
 from services.runtime.breaker import CircuitBreaker
 from services.runtime.server import Runtime, ServiceSpec
+from services.sync.bank_cache import BankQuestionCache
 from services.sync.cache import SyncCache
 from services.sync.metrics import SyncMetrics
 from services.sync.pg_store import PgSyncStore
@@ -53,7 +54,13 @@ def register(server: grpc.aio.Server, runtime: Runtime) -> None:
     use_cases = SyncUseCases(
         sync_store(runtime.engine),
         SyncCache(runtime.redis, runtime.settings.db_schema, metrics.cache, breaker),
-        QuestionSource(channel, ServiceCredentials(runtime.settings.service_token_path)),
+        QuestionSource(
+            channel,
+            ServiceCredentials(runtime.settings.service_token_path),
+            # Without Redis sync cannot learn the bank version, so it keeps no bank question.
+            bank=BankQuestionCache() if runtime.redis is not None else None,
+            events=metrics.bank_questions,
+        ),
         metrics,
     )
     pb_grpc.add_SyncServiceServicer_to_server(SyncServicer(use_cases), server)

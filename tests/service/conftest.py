@@ -15,7 +15,15 @@ from studysync.packages.v1 import packages_service_pb2_grpc
 from studysync.packages.v1 import resources_pb2 as packages_res
 from studysync.progress.v1 import progress_service_pb2_grpc
 from studysync.sync.v1 import sync_service_pb2_grpc
-from tests.conftest import BACKENDS, REDIS_URL, ServerHandle, auth, serve_for_session, service_settings
+from tests.conftest import (
+    BACKENDS,
+    REDIS_URL,
+    ServerHandle,
+    auth,
+    forget_cache_keys,
+    serve_for_session,
+    service_settings,
+)
 from tests.helpers import HeldWrite, add_bank_questions
 
 
@@ -38,8 +46,11 @@ def progress_stub(progress_server: ServerHandle) -> progress_service_pb2_grpc.Pr
 
 @pytest.fixture(scope="session")
 async def packages_server(backend: str, state: Path, run_id: str) -> AsyncIterator[ServerHandle]:
-    async for handle in serve_for_session(PACKAGES, service_settings(PACKAGES, backend, state, run_id)):
+    """The packages service, publishing its bank version in the real Redis (sync's cache reads it)."""
+    settings = service_settings(PACKAGES, backend, state, run_id, redis_url=REDIS_URL)
+    async for handle in serve_for_session(PACKAGES, settings):
         yield handle
+    forget_cache_keys(REDIS_URL, f"packages:{{{settings.db_schema}}}:*")
 
 
 @pytest.fixture

@@ -246,13 +246,13 @@ async def test_publishing_a_draft_older_than_a_published_version_is_refused(pack
 
 async def test_questions_by_id_keep_request_order_and_skip_unknown_ids(packages):
     a, b = await packages.import_questions(ADMIN, [question(), question()])
-    found = await packages.questions([b.question_id, str(uuid.uuid4()), a.question_id], "")
+    found = (await packages.questions([b.question_id, str(uuid.uuid4()), a.question_id], "")).questions
     assert [q.question_id for q in found] == [b.question_id, a.question_id]
 
 
 async def test_a_packages_questions_carry_its_scope_tags(packages):
     package = await published(packages, block_id=2, count=2)
-    found = await packages.questions([], package.summary.package_id)
+    found = (await packages.questions([], package.summary.package_id)).questions
     assert [q.question_id for q in found] == [q["question_id"] for q in package.questions]
     assert {(q.block_id, q.year_id) for q in found} == {(2, None)}
 

@@ -138,7 +138,13 @@ class QuestionIds(_message.Message):
     def __init__(self, ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchGetQuestionsResponse(_message.Message):
-    __slots__ = ("questions",)
+    __slots__ = ("questions", "bank_version", "bank_version_key", "bank_writers_key")
     QUESTIONS_FIELD_NUMBER: _ClassVar[int]
+    BANK_VERSION_FIELD_NUMBER: _ClassVar[int]
+    BANK_VERSION_KEY_FIELD_NUMBER: _ClassVar[int]
+    BANK_WRITERS_KEY_FIELD_NUMBER: _ClassVar[int]
     questions: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Question]
-    def __init__(self, questions: _Optional[_Iterable[_Union[_resources_pb2.Question, _Mapping]]] = ...) -> None: ...
+    bank_version: int
+    bank_version_key: str
+    bank_writers_key: str
+    def __init__(self, questions: _Optional[_Iterable[_Union[_resources_pb2.Question, _Mapping]]] = ..., bank_version: _Optional[int] = ..., bank_version_key: _Optional[str] = ..., bank_writers_key: _Optional[str] = ...) -> None: ...
