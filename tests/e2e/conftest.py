@@ -43,6 +43,7 @@ def stack(
         for name in ("progress", "packages", "sync"):
             asyncio.run(drop_schema(f"e2e_{run_id}_{name}"))
         forget_cache_keys(REDIS_URL, f"sync:e2e_{run_id}_sync:*")
+        forget_cache_keys(REDIS_URL, f"packages:{{e2e_{run_id}_packages}}:*")  # the bank version
 
 
 @pytest.fixture
