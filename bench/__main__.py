@@ -7,6 +7,7 @@ import asyncio
 import sys
 import tempfile
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 
 from bench import ceilings, harness, packages, progress, resend, results, scaling, soak, sync
@@ -74,14 +75,13 @@ def main() -> int:
         curves: dict[str, object] = {}
         if cases & {"progress", "sync"}:
             ceiling = asyncio.run(progress.raw_asyncpg_rate(DSN, f"bench_{run_id}_raw", args.seconds))
-        if "progress" in cases:
-            storage_progress = asyncio.run(
-                ceilings.progress_rate(POSTGRES, DSN, f"bench_{run_id}_ceiling_progress", args.seconds)
-            )
-        if "sync" in cases:
-            storage_sync = asyncio.run(
-                ceilings.sync_rate(POSTGRES, DSN, f"bench_{run_id}_ceiling_sync", args.seconds)
-            )
+
+        def storage_progress() -> Awaitable[float]:
+            return ceilings.progress_rate(POSTGRES, DSN, f"bench_{run_id}_ceiling_progress", args.seconds)
+
+        def storage_sync() -> Awaitable[float]:
+            return ceilings.sync_rate(POSTGRES, DSN, f"bench_{run_id}_ceiling_sync", args.seconds)
+
         for case in CASES + ON_REQUEST:
             if case not in cases:
                 continue

@@ -11,25 +11,30 @@ sessions of up to 100 attempts with their counting answers (the latest attempt o
 the service stores them. Then VACUUM ANALYZE, as autovacuum would do after such a load (done here, so
 it does not run in the middle of a measurement).
 
-Writes go to a mix: one client always writes to the hot owner, the others to owners drawn at random
-from the history. Each size is measured after loading up to it, so the table grows between points.
+Writes go to a mix: one batch in every CLIENTS (8 for progress, 32 for sync, as their own cases) goes
+to the hot owner, the others to owners drawn at random from the history; wrk sends them, so the load
+generator takes little of the cores it measures. Each size is measured after loading up to it, so the table grows between points.
+The case runs last: its tables also hold what the run's earlier cases wrote (a few 10^5 rows at
+"0"), which each point's `table_rows` records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import httpx
 
-from bench import progress, sync
-from bench.harness import Rate, Result, measure
+from bench import progress, sync, wrk
+from bench.harness import WARMUP_SECONDS, Rate, Result, measure
 from devstack.stack import Stack
 from services.progress.domain import encode_cursor
 
@@ -76,6 +81,9 @@ class Point:
     progress: dict[str, float] = field(default_factory=dict)
     sync: dict[str, float] = field(default_factory=dict)
     pages: dict[str, dict[str, float]] = field(default_factory=dict)
+    # What the tables held when measured (PostgreSQL's estimate after ANALYZE): the loaded history
+    # plus what earlier cases of the run and earlier points wrote.
+    table_rows: dict[str, int] = field(default_factory=dict)
 
 
 def _uuid_texts() -> Iterator[str]:
@@ -223,9 +231,16 @@ async def curve(
             began = time.perf_counter()
             await asyncio.gather(*(part.grow(size) for part in history))  # one connection each: both cores
             point = Point(size, time.perf_counter() - began)
+            point.table_rows = {
+                "progress_items": await _estimate(progress_conn, "progress_items"),
+                "attempts": await _estimate(sync_conn, "attempts"),
+            }
             print(f"scaling: {size:,} rows stored (loaded in {point.load_seconds:.0f} s)", flush=True)
-            point.progress = _summary(await _progress_writes(stack, history[0], seconds))
-            point.sync = _summary(await _sync_writes(stack, history[1], question_ids, seconds))
+            if not points:  # first connections and prepared statements are start-up, not history
+                await _progress_writes(stack, history[0], WARMUP_SECONDS)
+                await _sync_writes(stack, history[1], question_ids, WARMUP_SECONDS)
+            point.progress = await _progress_writes(stack, history[0], seconds)
+            point.sync = await _sync_writes(stack, history[1], question_ids, seconds)
             point.pages = await _pages(stack, history[0], shape.page_samples)
             points.append(point)
     finally:
@@ -234,68 +249,103 @@ async def curve(
     return points, _judge(points, shape)
 
 
-def _summary(rate: Rate) -> dict[str, float]:
-    return {
-        "per_second": rate.per_second,
-        "p50_ms": rate.percentile(0.5) * 1000,
-        "p99_ms": rate.percentile(0.99) * 1000,
-    }
+async def _estimate(conn: asyncpg.Connection, table: str) -> int:
+    """The table's row count as the planner knows it (exact enough after VACUUM ANALYZE, and free)."""
+    return int(await conn.fetchval("SELECT reltuples::int8 FROM pg_class WHERE oid = $1::regclass", table))
 
 
-def _owner(worker: int, history: Progress | Sync, pick: random.Random) -> str:
-    """Client 0 writes to the hot owner; the others to any owner of the history."""
-    return history.hot if worker == 0 else pick.choice(history.owners)
+def _owner(n: int, history: Progress | Sync, pick: random.Random, clients: int) -> str:
+    """One request in `clients` (as if one client) goes to the hot owner; the rest to any owner."""
+    return history.hot if n % clients == 0 else pick.choice(history.owners)
 
 
-async def _progress_writes(stack: Stack, history: Progress, seconds: float) -> Rate:
+# Each wrk request takes the next prepared body (each used once) with its owner's token.
+WRK_SCRIPT = """
+local bodies, tokens = {}, {}
+for line in io.lines("BODIES") do bodies[#bodies + 1] = line end
+for line in io.lines("TOKENS") do tokens[#tokens + 1] = line end
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local n = 0
+request = function()
+  n = n + 1
+  local i = ((n - 1) * THREADS + tid - 1) % #bodies + 1
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[i]}
+  return wrk.format("POST", "PATH", headers, bodies[i])
+end
+"""
+
+
+def _send_wrk(
+    stack: Stack, path: str, bodies: list[tuple[bytes, str]], clients: int, seconds: float
+) -> dict[str, float]:
+    """Items/s and p99 from wrk (C: the load costs little of the cores it measures)."""
+    with tempfile.TemporaryDirectory() as folder:
+        body_file, token_file = Path(folder) / "bodies.jsonl", Path(folder) / "tokens.txt"
+        body_file.write_bytes(b"\n".join(body for body, _ in bodies) + b"\n")
+        token_file.write_text("\n".join(token for _, token in bodies) + "\n")
+        script = (
+            WRK_SCRIPT.replace("BODIES", str(body_file))
+            .replace("TOKENS", str(token_file))
+            .replace("THREADS", "2")
+            .replace("PATH", path)
+        )
+        result = wrk.run(f"{stack.http_url}{path}", seconds, clients, {}, script)
+    assert result.bad_responses == 0, result
+    return {"per_second": result.requests_per_second * progress.BATCH, "p99_ms": result.p99_seconds * 1000}
+
+
+async def _send(
+    stack: Stack, path: str, bodies: list[tuple[bytes, str]], clients: int, seconds: float
+) -> dict[str, float]:
+    """Each prepared (body, token) once, from `clients` connections: wrk when installed, else httpx
+    (which takes CPU from the stack it measures: the ratios between points still hold)."""
+    if wrk.available():
+        return _send_wrk(stack, path, bodies, clients, seconds)
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=stack.http_url, limits=limits, timeout=60) as client:
+
+        async def step(worker: int, iteration: int) -> int:
+            body, token = bodies.pop()
+            headers = {"Authorization": f"Bearer {token}", "content-type": "application/json"}
+            (await client.post(path, content=body, headers=headers)).raise_for_status()
+            return progress.BATCH
+
+        rate = await measure(clients, seconds, step)
+    return {"per_second": rate.per_second, "p99_ms": rate.percentile(0.99) * 1000}
+
+
+async def _progress_writes(stack: Stack, history: Progress, seconds: float) -> dict[str, float]:
+    """100 new keys per batch, each batch to its owner; bodies and tokens made before the clock."""
     pick, stage = random.Random(), uuid.uuid4().hex[:6]
     tokens: dict[str, str] = {}
     item = (
-        '{"idempotency_key":"s%s-%d-%d-%d","activity_type":"letter_trace","content_id":"letter-a",'
+        '{"idempotency_key":"s%s-%d-%d","activity_type":"letter_trace","content_id":"letter-a",'
         '"score":0.5,"timestamp":"2026-01-29T10:00:00Z"}'
     )
-    limits = httpx.Limits(max_connections=progress.CLIENTS, max_keepalive_connections=progress.CLIENTS)
-    async with httpx.AsyncClient(base_url=stack.http_url, limits=limits, timeout=60) as client:
-
-        async def step(worker: int, iteration: int) -> int:
-            profile = _owner(worker, history, pick)
-            if profile not in tokens:
-                tokens[profile] = stack.token("bench", [profile])
-            items = ",".join(item % (stage, worker, iteration, n) for n in range(progress.BATCH))
-            response = await client.post(
-                "/api/v1/progress/batch",
-                content=f'{{"profile_id":"{profile}","items":[{items}]}}'.encode(),
-                headers={"Authorization": f"Bearer {tokens[profile]}", "content-type": "application/json"},
-            )
-            response.raise_for_status()
-            return response.content.count(b'"status":"ok"')
-
-        return await measure(progress.CLIENTS, seconds, step)
+    bodies = []
+    for n in range(int(seconds * 600) + 200):  # more than the stack takes in `seconds`: each used once
+        profile = _owner(n, history, pick, progress.CLIENTS)
+        if profile not in tokens:
+            tokens[profile] = stack.token("bench", [profile])
+        items = ",".join(item % (stage, n, k) for k in range(progress.BATCH))
+        bodies.append((f'{{"profile_id":"{profile}","items":[{items}]}}'.encode(), tokens[profile]))
+    return await _send(stack, "/api/v1/progress/batch", bodies, progress.CLIENTS, seconds)
 
 
-async def _sync_writes(stack: Stack, history: Sync, question_ids: list[str], seconds: float) -> Rate:
-    """Bodies and tokens made before the clock starts (as bench.sync does), more if they run out."""
+async def _sync_writes(
+    stack: Stack, history: Sync, question_ids: list[str], seconds: float
+) -> dict[str, float]:
+    """100 new attempts in a new offline session per batch, as bench.sync sends them."""
     pick = random.Random()
-
-    def one(worker: int) -> tuple[bytes, dict[str, str]]:
-        user = _owner(worker, history, pick)
-        token = stack.token(user)
-        return sync._body(question_ids), {
-            "Authorization": f"Bearer {token}",
-            "content-type": "application/json",
-        }
-
-    ready = [[one(worker) for _ in range(int(seconds * 8) + 8)] for worker in range(sync.CLIENTS)]
-    limits = httpx.Limits(max_connections=sync.CLIENTS, max_keepalive_connections=sync.CLIENTS)
-    async with httpx.AsyncClient(base_url=stack.http_url, limits=limits, timeout=60) as client:
-
-        async def step(worker: int, iteration: int) -> int:
-            body, headers = ready[worker].pop() if ready[worker] else one(worker)
-            response = await client.post("/api/v1/sync/attempts:batch", content=body, headers=headers)
-            response.raise_for_status()
-            return response.content.count(b'"status":"acked"')
-
-        return await measure(sync.CLIENTS, seconds, step)
+    tokens: dict[str, str] = {}
+    bodies = []
+    for n in range(int(seconds * 300) + 200):
+        user = _owner(n, history, pick, sync.CLIENTS)
+        if user not in tokens:
+            tokens[user] = stack.token(user)
+        bodies.append((sync._body(question_ids), tokens[user]))
+    return await _send(stack, "/api/v1/sync/attempts:batch", bodies, sync.CLIENTS, seconds)
 
 
 async def _pages(stack: Stack, history: Progress, samples: int) -> dict[str, dict[str, float]]:
@@ -363,6 +413,7 @@ def curve_json(points: list[Point], shape: Shape) -> dict[str, object]:
         "points": [
             {
                 "rows": p.rows,
+                "table_rows": p.table_rows,
                 "load_seconds": p.load_seconds,
                 "progress": p.progress,
                 "sync": p.sync,

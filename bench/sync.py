@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -117,13 +118,18 @@ def _wrk_once(
     return result.requests_per_second * BATCH, result.p99_seconds
 
 
-async def run(stack: Stack, ceiling: float, storage: float, seconds: float) -> list[Result]:
-    """`ceiling`: the raw insert loop's rows/s; `storage`: STORE's own attempts/s (bench.ceilings)."""
+async def run(
+    stack: Stack, ceiling: float, storage_ceiling: Callable[[], Awaitable[float]], seconds: float
+) -> list[Result]:
+    """`ceiling`: the raw insert loop's rows/s; `storage_ceiling` measures STORE's own attempts/s
+    (bench.ceilings), right before and after the case (see bench.progress.run)."""
     question_ids, package_id = await _bank(stack, stack.token("bench-admin", roles=["admin"]))
     tokens = [stack.token(f"bench-learner-{uuid.uuid4().hex[:8]}") for _ in range(CLIENTS)]
+    before = await storage_ceiling()
     if wrk.available():
         per_second, p99 = _wrk(stack, question_ids, None, seconds)
         pinned, pinned_p99 = _wrk(stack, question_ids, package_id, seconds)
+        storage = (before + await storage_ceiling()) / 2
         return _results(per_second, p99, ceiling, storage) + [
             Result(
                 f"sync attempts/s package-pinned (p99 {pinned_p99 * 1000:.0f} ms)",
@@ -149,6 +155,7 @@ async def run(stack: Stack, ceiling: float, storage: float, seconds: float) -> l
             return response.content.count(b'"status":"acked"')
 
         rate = await measure(CLIENTS, seconds, step)
+    storage = (before + await storage_ceiling()) / 2
     return _results(rate.per_second, rate.percentile(0.99), ceiling, storage)
 
 

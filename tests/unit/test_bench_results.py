@@ -39,7 +39,15 @@ def _curves() -> dict:
             "owners": 100,
             "hot_rows": 2_000,
             "page_size": 500,
-            "points": [{"rows": rows, "load_seconds": 1.0, **point} for rows in (0, 20_000)],
+            "points": [
+                {
+                    "rows": rows,
+                    "table_rows": {"progress_items": rows, "attempts": rows},
+                    "load_seconds": 1.0,
+                    **point,
+                }
+                for rows in (0, 20_000)
+            ],
         },
         "soak": {
             "sample_seconds": 2.0,
