@@ -99,8 +99,8 @@ def _ratios(axes: Any, results: list[Result], title: str) -> None:
 
 
 def _scaling(throughput: Any, pages: Any, scaling: dict[str, Any]) -> None:
-    """Left: each service's batch throughput (and p99) against rows stored; right: the p99 of a page
-    at the start, middle and end of the hot owner's history, at each size."""
+    """Left: each service's batch throughput against rows stored; right: p50 and p99 of a page at the
+    start, middle and end of the hot owner's history, at each size."""
     points = scaling["points"]
     rows = [p["rows"] for p in points]
     for service, colour in (("progress", "#1565c0"), ("sync", "#ef6c00")):
@@ -111,14 +111,20 @@ def _scaling(throughput: Any, pages: Any, scaling: dict[str, Any]) -> None:
     throughput.set_ylabel("items (attempts) per second via Envoy")
     throughput.set_title("batch throughput as history grows", fontsize=10)
     throughput.legend(fontsize=8, loc="lower right")
-    for position, marker in (("start", "o"), ("middle", "s"), ("end", "^")):
-        pages.plot(rows, [p["pages"][position]["p99_ms"] for p in points], marker + "-", label=position)
+    for position, marker, colour in (
+        ("start", "o", "#2e7d32"),
+        ("middle", "s", "#6a1b9a"),
+        ("end", "^", "#c62828"),
+    ):
+        series = [p["pages"][position] for p in points]
+        pages.plot(rows, [s["p50_ms"] for s in series], marker + "-", color=colour, label=f"{position} p50")
+        pages.plot(rows, [s["p99_ms"] for s in series], marker + ":", color=colour, label=f"{position} p99")
     pages.set_xscale("symlog", linthresh=max(1, min((r for r in rows if r), default=1)))
     pages.set_ylim(bottom=0)
     pages.set_xlabel(f"rows already stored (hot profile: {scaling['hot_rows']:,} of them)")
-    pages.set_ylabel("p99 ms per page")
-    pages.set_title(f"read-back: p99 of a page of {scaling['page_size']} in the hot profile", fontsize=10)
-    pages.legend(fontsize=8, title="resumed at", title_fontsize=8)
+    pages.set_ylabel("ms per page")
+    pages.set_title(f"read-back: a page of {scaling['page_size']} in the hot profile", fontsize=10)
+    pages.legend(fontsize=7, title="resumed at", title_fontsize=7, ncol=3)
 
 
 def _soak(axes: Any, soak: dict[str, Any]) -> None:
