@@ -178,12 +178,13 @@ async def run(
     else:
         measured, p99 = await envoy_rate(stack, seconds)
     direct = await grpc_rate(stack, seconds)
-    storage = (before + await storage_ceiling()) / 2
+    after = await storage_ceiling()
+    storage = (before + after) / 2
     return [
         Result(
             "progress via Envoy vs its storage ceiling",
             f"{measured:,.0f} items/s, p99 {p99 * 1000:.0f} ms",
-            f"{storage:,.0f} RECORD asyncpg",
+            f"{storage:,.0f} RECORD ({before:,.0f}|{after:,.0f})",
             measured / storage,
             0.5,
         ),

@@ -129,8 +129,9 @@ async def run(
     if wrk.available():
         per_second, p99 = _wrk(stack, question_ids, None, seconds)
         pinned, pinned_p99 = _wrk(stack, question_ids, package_id, seconds)
-        storage = (before + await storage_ceiling()) / 2
-        return _results(per_second, p99, ceiling, storage) + [
+        after = await storage_ceiling()
+        storage = (before + after) / 2
+        return _results(per_second, p99, ceiling, (before, after)) + [
             Result(
                 f"sync attempts/s package-pinned (p99 {pinned_p99 * 1000:.0f} ms)",
                 f"{pinned:,.0f} attempts/s",
@@ -155,16 +156,20 @@ async def run(
             return response.content.count(b'"status":"acked"')
 
         rate = await measure(CLIENTS, seconds, step)
-    storage = (before + await storage_ceiling()) / 2
-    return _results(rate.per_second, rate.percentile(0.99), ceiling, storage)
+    after = await storage_ceiling()
+    return _results(rate.per_second, rate.percentile(0.99), ceiling, (before, after))
 
 
-def _results(per_second: float, p99: float, ceiling: float, storage: float) -> list[Result]:
+def _results(
+    per_second: float, p99: float, ceiling: float, storage_sides: tuple[float, float]
+) -> list[Result]:
+    """`storage_sides`: STORE's attempts/s right before and right after the case; judged by their mean."""
+    storage = sum(storage_sides) / 2
     return [
         Result(
             "sync via Envoy vs its storage ceiling",
             f"{per_second:,.0f} attempts/s",
-            f"{storage:,.0f} STORE asyncpg",
+            f"{storage:,.0f} STORE ({storage_sides[0]:,.0f}|{storage_sides[1]:,.0f})",
             per_second / storage,
             0.5,
         ),
