@@ -7,16 +7,18 @@ import asyncio
 import sys
 import tempfile
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path
 
-from bench import harness, packages, progress, resend, results, sync
+from bench import ceilings, harness, packages, progress, resend, results, scaling, soak, sync
 from devstack.registry import SPECS
 from devstack.stack import Stack
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379/14"
 DSN = "postgresql://postgres@127.0.0.1:5432/test"
-CASES = ("progress", "sync", "packages", "resend")
+CASES = ("progress", "sync", "packages", "resend", "scaling")
+ON_REQUEST = ("soak",)  # long: only when named (`make soak-bench`), never in .ci/run
 
 
 def main() -> int:
@@ -28,7 +30,21 @@ def main() -> int:
     parser.add_argument(
         "--cases",
         default=",".join(CASES),
-        help=f"comma-separated cases to run (default all: {','.join(CASES)}); a quick run: --cases resend",
+        help=f"comma-separated cases to run (default all: {','.join(CASES)}; also {','.join(ON_REQUEST)}); "
+        "a quick run: --cases resend",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=scaling.DEFAULT_SCALE,
+        help=f"scaling: rows stored at its last point (default {scaling.DEFAULT_SCALE:.0e}; "
+        "points at 0, 10^6 and this)",
+    )
+    parser.add_argument(
+        "--soak-items",
+        type=float,
+        default=soak.ITEMS,
+        help=f"soak: progress items and attempts each (default {soak.ITEMS:.0e})",
     )
     parser.add_argument(
         "--quick",
@@ -40,8 +56,9 @@ def main() -> int:
     if args.quick:
         args.seconds, args.replicas = 1.0, 1
     cases = set(args.cases.split(","))
-    if not cases <= set(CASES):
-        parser.error(f"--cases: choose from {','.join(CASES)}")
+    if not cases <= set(CASES + ON_REQUEST):
+        parser.error(f"--cases: choose from {','.join(CASES + ON_REQUEST)}")
+    shape = scaling.Shape.quick() if args.quick else scaling.Shape.for_scale(int(args.scale))
     run_id = uuid.uuid4().hex[:6]
     env = {"REDIS_URL": REDIS, "STUDYSYNC_RATE_LIMIT_TOKENS": "1000000"}
     for spec in SPECS:
@@ -55,30 +72,48 @@ def main() -> int:
     stack.start()
     try:
         found: list[harness.Result] = []
+        curves: dict[str, object] = {}
         if cases & {"progress", "sync"}:
             ceiling = asyncio.run(progress.raw_asyncpg_rate(DSN, f"bench_{run_id}_raw", args.seconds))
-        for case in CASES:
+
+        def storage_progress() -> Awaitable[float]:
+            return ceilings.progress_rate(POSTGRES, DSN, f"bench_{run_id}_ceiling_progress", args.seconds)
+
+        def storage_sync() -> Awaitable[float]:
+            return ceilings.sync_rate(POSTGRES, DSN, f"bench_{run_id}_ceiling_sync", args.seconds)
+
+        for case in CASES + ON_REQUEST:
             if case not in cases:
                 continue
             asyncio.run(_settle())
             if case == "progress":
-                found += asyncio.run(progress.run(stack, ceiling, args.seconds))
+                found += asyncio.run(progress.run(stack, ceiling, storage_progress, args.seconds))
             elif case == "sync":
-                found += asyncio.run(sync.run(stack, ceiling, args.seconds))
+                found += asyncio.run(sync.run(stack, ceiling, storage_sync, args.seconds))
             elif case == "packages":
                 found += asyncio.run(packages.run(stack, args.seconds))
-            else:
+            elif case == "resend":
                 found += asyncio.run(_resend(run_id, stack, args.seconds))
+            elif case == "scaling":
+                schemas = {name: f"bench_{run_id}_{name}" for name in ("progress", "sync")}
+                points, rows = asyncio.run(scaling.curve(stack, DSN, schemas, shape, args.seconds))
+                found += rows
+                curves["scaling"] = scaling.curve_json(points, shape)
+            else:
+                rows, curves["soak"] = asyncio.run(soak.run(stack, int(args.soak_items)))
+                found += rows
     finally:
         stack.stop()
-        asyncio.run(_drop([f"bench_{run_id}_{s.name}" for s in SPECS] + [f"bench_{run_id}_raw"]))
+        extra = ("raw", "ceiling_progress", "ceiling_sync")
+        asyncio.run(_drop([f"bench_{run_id}_{name}" for name in [s.name for s in SPECS] + list(extra)]))
         asyncio.run(_forget(f"sync:bench_{run_id}_*"))
     met = harness.report(found)
     folder = results.RESULTS / "quick" if args.quick else results.RESULTS
-    saved = results.save(
-        found, folder, {"seconds": args.seconds, "replicas": args.replicas, "cases": sorted(cases)}
-    )
-    print(f"\nresults: {saved}\nplot:    {results.plot(found, saved.with_suffix('.png'))}")
+    settings: dict[str, object] = {"seconds": args.seconds, "replicas": args.replicas, "cases": sorted(cases)}
+    if "scaling" in cases:
+        settings["scale"] = max(shape.sizes)
+    saved = results.save(found, folder, settings, curves)
+    print(f"\nresults: {saved}\nplot:    {results.plot(found, saved.with_suffix('.png'), curves)}")
     results.print_changes(saved, results.previous(folder, saved))
     return 0 if met or args.quick else 1
 

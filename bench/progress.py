@@ -7,6 +7,7 @@ Both sides write 100-item batches of new keys into the same table shape with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 import grpc
@@ -163,7 +164,13 @@ def wrk_rate(stack: Stack, seconds: float) -> tuple[float, float]:
     return result.requests_per_second * BATCH, result.p99_seconds
 
 
-async def run(stack: Stack, ceiling: float, seconds: float) -> list[Result]:
+async def run(
+    stack: Stack, ceiling: float, storage_ceiling: Callable[[], Awaitable[float]], seconds: float
+) -> list[Result]:
+    """`ceiling`: the raw insert loop's items/s; `storage_ceiling` measures RECORD's own
+    (bench.ceilings), right before and right after this case: the machine is shared, and the mean
+    of both sides of the case tracks the load the case met better than one measurement minutes off."""
+    before = await storage_ceiling()
     # wrk (C) when installed; else the Python client, which takes CPU from the stack it measures.
     if wrk.available():
         wrk_rate(stack, WARMUP_SECONDS)  # its own profiles and keys, so the measured run stores new ones
@@ -171,19 +178,28 @@ async def run(stack: Stack, ceiling: float, seconds: float) -> list[Result]:
     else:
         measured, p99 = await envoy_rate(stack, seconds)
     direct = await grpc_rate(stack, seconds)
+    after = await storage_ceiling()
+    storage = (before + after) / 2
     return [
         Result(
-            f"progress batch items/s via Envoy (p99 {p99 * 1000:.0f} ms)",
+            "progress via Envoy vs its storage ceiling",
+            f"{measured:,.0f} items/s, p99 {p99 * 1000:.0f} ms",
+            f"{storage:,.0f} RECORD ({before:,.0f}|{after:,.0f})",
+            measured / storage,
+            0.5,
+        ),
+        Result(
+            "progress batch items/s via Envoy vs raw insert",
             f"{measured:,.0f} items/s",
             f"{ceiling:,.0f} raw asyncpg",
             measured / ceiling,
-            0.5,
+            None,
         ),
         Result(
             "progress batch items/s direct gRPC",
             f"{direct:,.0f} items/s",
-            f"{ceiling:,.0f} raw asyncpg",
-            direct / ceiling,
+            f"{storage:,.0f} RECORD asyncpg",
+            direct / storage,
             None,
         ),
     ]

@@ -1,5 +1,10 @@
 """What a bench run leaves behind: `bench/results/<timestamp>.json`, a PNG of every case's ratio
-against its target, and the change from the previous run's file (same folder)."""
+against its target (and, when the run measured them, the scaling curves and the soak's memory),
+and the change from the previous run's file (same folder).
+
+The file holds `results` (one row per case, as printed) and `curves`: `scaling` (bench.scaling
+.curve_json: a point per stored-rows size with each service's throughput and p99 and the page
+latencies) and `soak` (bench.soak: RSS per process over time), each present only when measured."""
 
 from __future__ import annotations
 
@@ -7,18 +12,22 @@ import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.harness import Result
 
 RESULTS = Path(__file__).with_name("results")
 
 
-def save(results: list[Result], folder: Path, settings: dict[str, object]) -> Path:
+def save(
+    results: list[Result], folder: Path, settings: dict[str, object], curves: dict[str, Any] | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = folder / f"{stamp}.json"
     rows = [{**dataclasses.asdict(r), "verdict": verdict(r)} for r in results]
-    path.write_text(json.dumps({"at": stamp, "settings": settings, "results": rows}, indent=2) + "\n")
+    run = {"at": stamp, "settings": settings, "results": rows, "curves": curves or {}}
+    path.write_text(json.dumps(run, indent=2) + "\n")
     return path
 
 
@@ -47,15 +56,36 @@ def print_changes(current: Path, before: Path | None) -> None:
             print(f"  {row['case']:60s} {was['ratio']:6.2f} → {row['ratio']:6.2f} ({delta:+.0f} %)")
 
 
-def plot(results: list[Result], path: Path) -> Path:
-    """One bar per case: its ratio to its ceiling, the target as a tick, green PASS / red FALL SHORT."""
+def plot(results: list[Result], path: Path, curves: dict[str, Any] | None = None) -> Path:
+    """One bar per case: its ratio to its ceiling, the target as a tick, green PASS / red FALL SHORT;
+    below it the scaling curves (throughput and page latency against rows stored) and the soak's
+    RSS per process, when the run measured them."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     from matplotlib import pyplot
 
+    curves = curves or {}
+    panels = ["ratios"] + [name for name in ("scaling", "soak") if name in curves]
+    heights = {"ratios": 0.45 * len(results) + 1.5, "scaling": 4.0, "soak": 4.0}
+    # Subfigures lay out on their own: the bars' long case names do not squeeze the curves' axes.
+    figure = pyplot.figure(figsize=(10, sum(heights[name] for name in panels)), layout="constrained")
+    rows = figure.subfigures(len(panels), 1, height_ratios=[heights[name] for name in panels], squeeze=False)
+    for name, row in zip(panels, rows[:, 0], strict=True):
+        if name == "ratios":
+            _ratios(row.subplots(), results, path.stem)
+        elif name == "scaling":
+            throughput, pages = row.subplots(1, 2)
+            _scaling(throughput, pages, curves["scaling"])
+        else:
+            _soak(row.subplots(), curves["soak"])
+    figure.savefig(path, dpi=110)
+    pyplot.close(figure)
+    return path
+
+
+def _ratios(axes: Any, results: list[Result], title: str) -> None:
     colours = {"PASS": "#2e7d32", "FALL SHORT": "#c62828", "info": "#78909c"}
-    figure, axes = pyplot.subplots(figsize=(10, 0.45 * len(results) + 1.5))
     names = [r.case for r in results][::-1]
     ratios = [r.ratio for r in results][::-1]
     axes.barh(names, ratios, color=[colours[verdict(r)] for r in results][::-1])
@@ -64,9 +94,51 @@ def plot(results: list[Result], path: Path) -> Path:
             axes.plot([result.target, result.target], [row - 0.4, row + 0.4], color="black", linewidth=2)
         axes.text(result.ratio, row, f" {result.ratio:.2f}", va="center", fontsize=8)
     axes.set_xlabel("ratio to the ceiling measured in the same run (black tick: target)")
-    axes.set_title(f"make bench, {path.stem}")
+    axes.set_title(f"make bench, {title}")
     axes.tick_params(axis="y", labelsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    pyplot.close(figure)
-    return path
+
+
+def _scaling(throughput: Any, pages: Any, scaling: dict[str, Any]) -> None:
+    """Left: each service's batch throughput against rows stored; right: p50 and p99 of a page at the
+    start, middle and end of the hot owner's history, at each size."""
+    points = scaling["points"]
+    rows = [p["rows"] for p in points]
+    for service, colour in (("progress", "#1565c0"), ("sync", "#ef6c00")):
+        throughput.plot(rows, [p[service]["per_second"] for p in points], "o-", color=colour, label=service)
+    throughput.set_xscale("symlog", linthresh=max(1, min((r for r in rows if r), default=1)))
+    throughput.set_ylim(bottom=0)
+    throughput.set_xlabel("rows already stored (each service)")
+    throughput.set_ylabel("items (attempts) per second via Envoy")
+    throughput.set_title("batch throughput as history grows", fontsize=10)
+    throughput.legend(fontsize=8, loc="lower right")
+    for position, marker, colour in (
+        ("start", "o", "#2e7d32"),
+        ("middle", "s", "#6a1b9a"),
+        ("end", "^", "#c62828"),
+    ):
+        series = [p["pages"][position] for p in points]
+        pages.plot(rows, [s["p50_ms"] for s in series], marker + "-", color=colour, label=f"{position} p50")
+        pages.plot(rows, [s["p99_ms"] for s in series], marker + ":", color=colour, label=f"{position} p99")
+    pages.set_xscale("symlog", linthresh=max(1, min((r for r in rows if r), default=1)))
+    pages.set_ylim(bottom=0)
+    pages.set_xlabel(f"rows already stored (hot profile: {scaling['hot_rows']:,} of them)")
+    pages.set_ylabel("ms per page")
+    pages.set_title(f"read-back: a page of {scaling['page_size']} in the hot profile", fontsize=10)
+    pages.legend(fontsize=7, title="resumed at", title_fontsize=7, ncol=3)
+
+
+def _soak(axes: Any, soak: dict[str, Any]) -> None:
+    seconds = soak["seconds"]
+    for name, values in soak["rss_mib"].items():
+        axes.plot(seconds, values, label=f"{name} ({soak['growth'][name]:+.1%})")
+    warm = next(
+        (t for t, done in zip(seconds, soak["done"], strict=True) if done >= soak["warmup_share"]), None
+    )
+    if warm is not None:
+        axes.axvline(warm, color="black", linestyle=":", linewidth=1)
+    axes.set_xlabel("seconds (dotted: end of warm-up)")
+    axes.set_ylabel("RSS MiB")
+    axes.set_title(
+        f"soak: {soak['items_per_flow']:,} progress items and attempts each, RSS per process", fontsize=10
+    )
+    axes.legend(fontsize=7, ncol=3)

@@ -78,6 +78,15 @@ STORED_KEYS = keyed_lookup(
 )
 
 
+def record_arguments(profile_id: str, items: Sequence[ValidItem], received: datetime) -> tuple[object, ...]:
+    """RECORD's parameters, in order (the bench's storage ceiling runs RECORD with them too)."""
+    columns = [
+        json.dumps([getattr(item, column) for item in items], default=datetime.isoformat)
+        for column in _COLUMN_TYPES
+    ]
+    return (profile_id, len(items), received, *columns)
+
+
 class ProgressRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -126,12 +135,8 @@ class ProgressRepository:
     async def _record_postgres(
         self, profile_id: str, items: Sequence[ValidItem], received: datetime
     ) -> dict[str, tuple[Stored, bool]]:
-        columns = [
-            json.dumps([getattr(item, column) for item in items], default=datetime.isoformat)
-            for column in _COLUMN_TYPES
-        ]
         async with driver_connection(self._engine) as conn:
-            rows = await conn.fetch(RECORD, profile_id, len(items), received, *columns)
+            rows = await conn.fetch(RECORD, *record_arguments(profile_id, items, received))
         sent = {item.idempotency_key: item for item in items}
         outcome = {}
         for key, server_id, is_new, fingerprint, occurred_at in rows:

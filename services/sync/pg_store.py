@@ -176,6 +176,42 @@ RECEIPTS = keyed_lookup(
 )
 
 
+def store_arguments(
+    user_id: str,
+    candidates: Sequence[Candidate],
+    also_check: Sequence[str],
+    scopes: dict[str, dict[str, int | None]],
+    known_sessions: dict[str, str],
+    now: datetime,
+) -> tuple[object, ...]:
+    """STORE's parameters, in order, for one round (the bench's storage ceiling runs STORE with them too)."""
+    attempts = [c.attempt for c in candidates]
+    return (
+        user_id,
+        _joined_keys("idempotency_key", [a.idempotency_key for a in attempts]),
+        _joined("client_attempt_id", [a.client_attempt_id for a in attempts]),
+        _joined("question_id", [a.question_id for a in attempts]),
+        _joined("selected_option_index", [str(a.source.selected_option_index) for a in attempts]),
+        _joined("answered_at_text", [a.source.answered_at for a in attempts]),
+        _joined("answered_at", [a.answered_at.isoformat() for a in attempts]),
+        _joined("payload_hash", [a.source.payload_hash for a in attempts]),
+        _joined("fingerprint", [a.fingerprint for a in attempts]),
+        _joined("package_id", [a.package_id or NULL for a in attempts]),
+        _joined("is_correct", ["t" if c.is_correct else "f" for c in candidates]),
+        _joined("offline_session_id", [a.offline_session_id or NULL for a in attempts]),
+        _joined("session_ref", [a.session_id or NULL for a in attempts]),
+        _joined_keys("existing keys", [*(a.idempotency_key for a in attempts), *also_check]),
+        list(scopes),
+        [s["year_id"] for s in scopes.values()],
+        [s["block_id"] for s in scopes.values()],
+        [s["theme_id"] for s in scopes.values()],
+        now,
+        list(known_sessions),
+        list(known_sessions.values()),
+        sorted({a.session_id for a in attempts if a.session_id}),
+    )
+
+
 class PgSyncStore:
     """The SyncStore on PostgreSQL: a batch in one statement (STORE) on the asyncpg driver."""
 
@@ -199,33 +235,10 @@ class PgSyncStore:
         check = list(also_check)
         async with driver_connection(self._engine) as conn:
             for _ in range(ROUNDS):
-                attempts = [c.attempt for c in pending]
                 rows = await conn.fetch(
-                    STORE,
-                    user_id,
-                    _joined_keys("idempotency_key", [a.idempotency_key for a in attempts]),
-                    _joined("client_attempt_id", [a.client_attempt_id for a in attempts]),
-                    _joined("question_id", [a.question_id for a in attempts]),
-                    _joined("selected_option_index", [str(a.source.selected_option_index) for a in attempts]),
-                    _joined("answered_at_text", [a.source.answered_at for a in attempts]),
-                    _joined("answered_at", [a.answered_at.isoformat() for a in attempts]),
-                    _joined("payload_hash", [a.source.payload_hash for a in attempts]),
-                    _joined("fingerprint", [a.fingerprint for a in attempts]),
-                    _joined("package_id", [a.package_id or NULL for a in attempts]),
-                    _joined("is_correct", ["t" if c.is_correct else "f" for c in pending]),
-                    _joined("offline_session_id", [a.offline_session_id or NULL for a in attempts]),
-                    _joined("session_ref", [a.session_id or NULL for a in attempts]),
-                    _joined_keys("existing keys", [*(a.idempotency_key for a in attempts), *check]),
-                    list(scopes),
-                    [s["year_id"] for s in scopes.values()],
-                    [s["block_id"] for s in scopes.values()],
-                    [s["theme_id"] for s in scopes.values()],
-                    now,
-                    list(known_sessions),
-                    list(known_sessions.values()),
-                    sorted({a.session_id for a in attempts if a.session_id}),
+                    STORE, *store_arguments(user_id, pending, check, scopes, known_sessions, now)
                 )
-                fingerprints = {a.idempotency_key: a.fingerprint for a in attempts}
+                fingerprints = {c.attempt.idempotency_key: c.attempt.fingerprint for c in pending}
                 for kind, key, attempt_id, session_id, fingerprint in rows:
                     if kind == "existing":
                         outcome[key] = Stored(attempt_id, session_id, fingerprint, False)

@@ -24,3 +24,51 @@ def test_a_run_is_saved_compared_with_the_one_before_and_plotted(tmp_path, capsy
     assert [row["verdict"] for row in rows] == ["FALL SHORT", "info"]
     png = results.plot(_run(0.6), tmp_path / "run.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _curves() -> dict:
+    """The shapes bench.scaling.curve_json and bench.soak.run store."""
+    page = {"after_seq": 0, "p50_ms": 4.0, "p99_ms": 6.0}
+    point = {
+        "progress": {"per_second": 20_000.0, "p50_ms": 30.0, "p99_ms": 80.0},
+        "sync": {"per_second": 9_000.0, "p50_ms": 200.0, "p99_ms": 400.0},
+        "pages": {"start": page, "middle": page, "end": page},
+    }
+    return {
+        "scaling": {
+            "owners": 100,
+            "hot_rows": 2_000,
+            "page_size": 500,
+            "points": [
+                {
+                    "rows": rows,
+                    "table_rows": {"progress_items": rows, "attempts": rows},
+                    "load_seconds": 1.0,
+                    **point,
+                }
+                for rows in (0, 20_000)
+            ],
+        },
+        "soak": {
+            "sample_seconds": 2.0,
+            "warmup_share": 0.2,
+            "items_per_flow": 1_000,
+            "seconds": [0.0, 2.0, 4.0],
+            "done": [0.0, 0.5, 1.0],
+            "rss_mib": {"progress": [50.0, 60.0, 61.0], "envoy": [30.0, 31.0, 31.0]},
+            "growth": {"progress": 0.02, "envoy": 0.0},
+        },
+    }
+
+
+def test_a_run_keeps_its_curves_and_plots_them_in_panels_below_the_ratios(tmp_path):
+    curves = _curves()
+    saved = results.save(_run(0.6), tmp_path, {}, curves)
+    assert json.loads(saved.read_text())["curves"] == curves
+    assert json.loads(results.save(_run(0.6), tmp_path / "bare", {}).read_text())["curves"] == {}
+    bare = results.plot(_run(0.6), tmp_path / "bare.png")
+    full = results.plot(_run(0.6), tmp_path / "full.png", curves)
+    from matplotlib import image
+
+    # each panel adds height: the plot with both curves is taller than the bars alone
+    assert image.imread(full).shape[0] > image.imread(bare).shape[0] * 2
