@@ -107,6 +107,7 @@ def main() -> int:
         extra = ("raw", "ceiling_progress", "ceiling_sync")
         asyncio.run(_drop([f"bench_{run_id}_{name}" for name in [s.name for s in SPECS] + list(extra)]))
         asyncio.run(_forget(f"sync:bench_{run_id}_*"))
+        asyncio.run(_forget(f"packages:{{bench_{run_id}_packages}}:*"))  # the bank version
     met = harness.report(found)
     folder = results.RESULTS / "quick" if args.quick else results.RESULTS
     settings: dict[str, object] = {"seconds": args.seconds, "replicas": args.replicas, "cases": sorted(cases)}
