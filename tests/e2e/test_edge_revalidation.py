@@ -121,7 +121,9 @@ def test_second_revalidation_is_answered_by_the_edge(stack, client, learned, for
     downloads = Downloads(stack)
     token = stack.token("someone-else", ["kid-2"])  # any valid user: the package is public to all
     for _ in range(3):
-        assert_edge_304(revalidate(client, token, learned["package_id"], FORMS[form](etag(learned)), method), learned)
+        assert_edge_304(
+            revalidate(client, token, learned["package_id"], FORMS[form](etag(learned)), method), learned
+        )
     assert downloads.moved() == {}
 
 
@@ -249,7 +251,9 @@ def test_a_token_the_service_refuses_gets_the_services_401(stack, client, learne
     token = sign(stack, claims(**changes))
     downloads = Downloads(stack)
     for tag in (etag(learned), "*"):
-        body = assert_json_error(revalidate(client, token, learned["package_id"], tag), 401, "UNAUTHENTICATED")
+        body = assert_json_error(
+            revalidate(client, token, learned["package_id"], tag), 401, "UNAUTHENTICATED"
+        )
         assert body["message"] != "Jwt is expired"
     assert downloads.moved() == {}  # refused before any download was counted
 
