@@ -112,7 +112,11 @@ local function value_end(text, at) -- returns the value's kind and the index aft
   elseif word == "null" then
     return "null", at + #word
   elseif word ~= nil and string.match(word, "^%-?%d+%.?%d*[eE]?[%+%-]?%d*$") then
-    return "number", at + #word
+    -- Finite only: PyJWT's int() refuses 1e400, which Lua would read as infinity.
+    local number = tonumber(word)
+    if number ~= nil and number > -math.huge and number < math.huge then
+      return "number", at + #word
+    end
   end
   return nil
 end

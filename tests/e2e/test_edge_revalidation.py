@@ -284,3 +284,32 @@ def test_edge_answers_are_marked_in_the_access_log(stack, client, learned):
         time.sleep(0.2)
     [line] = lines
     assert line["edge"] == "304" and line["status"] == 304 and line["upstream"] is None
+
+
+PLAIN = f'"iss":"studysync","sub":"edge-user","exp":{4_000_000_000}'
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ('{"iss":"studysync","sub":"edge-user","exp":1e400}', 401),
+        ("{" + PLAIN + ',"roles":{},"roles":[]}', 401),  # jwt_authn refuses it (PyJWT keeps the last)
+        ("{" + PLAIN + ',"\\u0072oles":{}}', 401),  # "roles"
+        ("{" + PLAIN + ',"\\u0072oles":[]}', 304),
+    ],
+    ids=[
+        "exp beyond any integer",
+        "a claim twice",
+        "escaped, refused",
+        "escaped, fine",
+    ],
+)
+def test_a_payload_the_edge_cannot_read_plainly_is_left_to_the_service(stack, client, learned, raw, status):
+    """JSON that Envoy's reader and PyJWT's may take differently: the service decides, never the edge."""
+    kid = json.loads((stack.state / JWKS_FILE).read_text())["keys"][0]["kid"]
+    key = (stack.state / PRIVATE_KEY_FILE).read_bytes()
+    token = jwt.api_jws.encode(raw.encode(), key, algorithm="ES256", headers={"kid": kid})
+    downloads = Downloads(stack)
+    response = revalidate(client, token, learned["package_id"], etag(learned))
+    assert response.status_code == status, response.text
+    assert downloads.moved() == ({"304": 1} if status == 304 else {})
