@@ -188,9 +188,15 @@ local function judge(token)
   if header == nil or claims == nil then
     return false
   end
-  -- A token without a kid is checked by the services against their first key only, by Envoy
-  -- against every key: the same only while the JWKS holds one key.
-  if kind(header, "kid") ~= "string" then
+  -- Only the header our tokens have: alg ES256 (the one PyJWT takes), kid and typ, all strings;
+  -- anything more (crit, b64, ...) is left to PyJWT's reading. A kid is required: without one the
+  -- services try their first key only, Envoy every key (the same only while the JWKS holds one).
+  for name, member in pairs(header) do
+    if (name ~= "alg" and name ~= "kid" and name ~= "typ") or member[1] ~= "string" then
+      return false
+    end
+  end
+  if header.kid == nil or header.alg == nil or header.alg[2] ~= '"ES256"' then
     return false
   end
   local ok = kind(claims, "sub") == "string"
@@ -234,7 +240,8 @@ local function service_accepts(request_handle, headers)
     return false
   end
   -- PyJWT refuses once int(exp) <= now and while int(iat or nbf) > now, `now` with fractions:
-  -- comparing with os.time() (now rounded down) keeps the edge on the refusing side.
+  -- comparing with os.time() (now rounded down, or a tick behind as a second turns) keeps the
+  -- edge on the refusing side: a token issued this very second may go to the service.
   local now = os.time()
   return verdict[1] <= now and verdict[2] > now
 end
