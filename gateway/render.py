@@ -68,6 +68,7 @@ class GatewayConfig:
     descriptor_path: Path = HERE / "build" / "studysync.pb"
     jwks_path: Path = Path(".studysync/jwks.json")
     lua_path: Path = HERE / "http_status.lua"
+    edge_revalidation_lua_path: Path = HERE / "edge_revalidation.lua"
     openapi_path: Path = OPENAPI_OUT
     max_request_bytes: int = 8 * 1024 * 1024
     max_response_bytes: int = 32 * 1024 * 1024
@@ -91,6 +92,10 @@ class GatewayConfig:
     app_config: Mapping[str, object] | None = None
     # The dev stack's run id, sent by /healthz as x-studysync-instance (empty: no header).
     instance_id: str = ""
+
+
+# The files the config names that `--assets` copies beside it (the JWKS is the state folder's own).
+ASSET_PATHS = ("descriptor_path", "lua_path", "edge_revalidation_lua_path", "openapi_path")
 
 
 TRACING = """\
@@ -348,7 +353,7 @@ def render(config: GatewayConfig) -> str:
         for cluster, service in CLUSTER_SERVICES
         for path in visibility.public_paths(service)
     )
-    for name in ("descriptor_path", "jwks_path", "lua_path", "openapi_path"):
+    for name in (*ASSET_PATHS, "jwks_path"):
         values[name] = os.path.abspath(getattr(config, name))
     values["tracing"] = values["tracing_cluster"] = ""
     if config.otlp_address is not None:
@@ -421,7 +426,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--assets",
         type=Path,
-        help="copy the descriptor set and the Lua filter here and point the config at them "
+        help="copy the descriptor set and the Lua filters here and point the config at them "
         "(for an Envoy container that shares only this folder, as in compose.yaml)",
     )
     args = parser.parse_args(argv)
@@ -430,7 +435,7 @@ def main(argv: list[str] | None = None) -> None:
         args.assets.mkdir(parents=True, exist_ok=True)
         copied: dict[str, Path] = {
             name: Path(shutil.copyfile(getattr(config, name), args.assets / getattr(config, name).name))
-            for name in ("descriptor_path", "lua_path", "openapi_path")
+            for name in ASSET_PATHS
         }
         if docs_files(config):
             for name, folder in (("swagger_ui", "swagger-ui"), ("docs_page", "docs")):
