@@ -72,3 +72,16 @@ def test_a_run_keeps_its_curves_and_plots_them_in_panels_below_the_ratios(tmp_pa
 
     # each panel adds height: the plot with both curves is taller than the bars alone
     assert image.imread(full).shape[0] > image.imread(bare).shape[0] * 2
+
+
+def test_a_ratio_far_past_its_ceiling_does_not_squeeze_the_other_bars():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots()
+    results._ratios(axes, [*_run(0.4), Result("edge 304s", "9 /s", "1 /s", 19.0, 0.8)], "t")
+    assert axes.get_xlim() == (0.0, results.RATIO_AXIS)
+    assert "19.00 →" in [text.get_text() for text in axes.texts]  # the cut bar still says its value
+    pyplot.close(figure)
