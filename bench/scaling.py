@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import random
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -259,38 +257,13 @@ def _owner(n: int, history: Progress | Sync, pick: random.Random, clients: int) 
     return history.hot if n % clients == 0 else pick.choice(history.owners)
 
 
-# Each wrk request takes the next prepared body (each used once) with its owner's token.
-WRK_SCRIPT = """
-local bodies, tokens = {}, {}
-for line in io.lines("BODIES") do bodies[#bodies + 1] = line end
-for line in io.lines("TOKENS") do tokens[#tokens + 1] = line end
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-local n = 0
-request = function()
-  n = n + 1
-  local i = ((n - 1) * THREADS + tid - 1) % #bodies + 1
-  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[i]}
-  return wrk.format("POST", "PATH", headers, bodies[i])
-end
-"""
-
-
 def _send_wrk(
     stack: Stack, path: str, bodies: list[tuple[bytes, str]], clients: int, seconds: float
 ) -> dict[str, float]:
     """Items/s and p99 from wrk (C: the load costs little of the cores it measures)."""
-    with tempfile.TemporaryDirectory() as folder:
-        body_file, token_file = Path(folder) / "bodies.jsonl", Path(folder) / "tokens.txt"
-        body_file.write_bytes(b"\n".join(body for body, _ in bodies) + b"\n")
-        token_file.write_text("\n".join(token for _, token in bodies) + "\n")
-        script = (
-            WRK_SCRIPT.replace("BODIES", str(body_file))
-            .replace("TOKENS", str(token_file))
-            .replace("THREADS", "2")
-            .replace("PATH", path)
-        )
-        result = wrk.run(f"{stack.http_url}{path}", seconds, clients, {}, script)
+    result = wrk.post_prepared(
+        stack.http_url, path, [body for body, _ in bodies], [token for _, token in bodies], seconds, clients
+    )
     assert result.bad_responses == 0, result
     return {"per_second": result.requests_per_second * progress.BATCH, "p99_ms": result.p99_seconds * 1000}
 

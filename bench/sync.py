@@ -4,10 +4,8 @@ insert rate of the same run, and p99 per 100-attempt batch at 32 concurrent clie
 from __future__ import annotations
 
 import json
-import tempfile
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import grpc
 import httpx
@@ -73,23 +71,6 @@ def _body(question_ids: list[str], package_id: str | None = None) -> bytes:
     return json.dumps({"attempts": attempts}).encode()
 
 
-# Each wrk request takes the next prepared body (each used once) with its user's token.
-WRK_SCRIPT = """
-local bodies, tokens = {}, {}
-for line in io.lines("BODIES") do bodies[#bodies + 1] = line end
-for line in io.lines("TOKENS") do tokens[#tokens + 1] = line end
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-local n = 0
-request = function()
-  n = n + 1
-  local i = ((n - 1) * THREADS + tid - 1) % #bodies + 1
-  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[(i - 1) % #tokens + 1]}
-  return wrk.format("POST", "/api/v1/sync/attempts:batch", headers, bodies[i])
-end
-"""
-
-
 def _wrk(
     stack: Stack, question_ids: list[str], package_id: str | None, seconds: float
 ) -> tuple[float, float]:
@@ -101,19 +82,12 @@ def _wrk_once(
     stack: Stack, question_ids: list[str], package_id: str | None, seconds: float
 ) -> tuple[float, float]:
     count = int(seconds * 300) + 200  # more than the stack can take in `seconds`: each body is used once
-    with tempfile.TemporaryDirectory() as folder:
-        bodies, token_file = Path(folder) / "bodies.jsonl", Path(folder) / "tokens.txt"
-        bodies.write_bytes(b"\n".join(_body(question_ids, package_id) for _ in range(count)) + b"\n")
-        # A user per body: like real devices, a user has one batch in flight at a time.
-        token_file.write_text(
-            "\n".join(stack.token(f"bench-device-{uuid.uuid4().hex[:12]}") for _ in range(count)) + "\n"
-        )
-        script = (
-            WRK_SCRIPT.replace("BODIES", str(bodies))
-            .replace("TOKENS", str(token_file))
-            .replace("THREADS", "2")
-        )
-        result = wrk.run(f"{stack.http_url}/api/v1/sync/attempts:batch", seconds, CLIENTS, {}, script)
+    bodies = [_body(question_ids, package_id) for _ in range(count)]
+    # A user per body: like real devices, a user has one batch in flight at a time.
+    tokens = [stack.token(f"bench-device-{uuid.uuid4().hex[:12]}") for _ in range(count)]
+    result = wrk.post_prepared(
+        stack.http_url, "/api/v1/sync/attempts:batch", bodies, tokens, seconds, CLIENTS
+    )
     assert result.bad_responses == 0, result
     return result.requests_per_second * BATCH, result.p99_seconds
 

@@ -47,3 +47,39 @@ def run(
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     bad += sum(int(n) for n in errors.groups()) if errors else 0
     return WrkResult(rate, float(p99.group(1)) * _UNITS[p99.group(2)] if p99 else 0.0, bad)
+
+
+# Each request POSTs the next prepared body (each used once) with the token on the same line of the
+# token file (cycled when there are fewer tokens than bodies): a body per device and batch.
+_PREPARED_SCRIPT = """
+local bodies, tokens = {}, {}
+for line in io.lines("BODIES") do bodies[#bodies + 1] = line end
+for line in io.lines("TOKENS") do tokens[#tokens + 1] = line end
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+local n = 0
+request = function()
+  n = n + 1
+  local i = ((n - 1) * THREADS + tid - 1) % #bodies + 1
+  local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. tokens[(i - 1) % #tokens + 1]}
+  return wrk.format("POST", "PATH", headers, bodies[i])
+end
+"""
+
+
+def post_prepared(
+    base_url: str, path: str, bodies: list[bytes], tokens: list[str], seconds: float, connections: int
+) -> WrkResult:
+    """POSTs `bodies` (one JSON document each, no newlines) to `path`, the i-th with tokens[i]."""
+    threads = 2
+    with tempfile.TemporaryDirectory() as folder:
+        body_file, token_file = Path(folder) / "bodies.jsonl", Path(folder) / "tokens.txt"
+        body_file.write_bytes(b"\n".join(bodies) + b"\n")
+        token_file.write_text("\n".join(tokens) + "\n")
+        script = (
+            _PREPARED_SCRIPT.replace("BODIES", str(body_file))
+            .replace("TOKENS", str(token_file))
+            .replace("THREADS", str(threads))
+            .replace("PATH", path)
+        )
+        return run(f"{base_url}{path}", seconds, connections, {}, script, threads)

@@ -285,3 +285,15 @@ async def sync_attempts(stub, metadata, *attempts: sync_res.AttemptInput) -> lis
 
 async def get_session(stub, metadata, session_id: str) -> sync_res.Session:
     return await stub.GetSession(sync_pb.GetSessionRequest(session_id=session_id), metadata=metadata)
+
+
+# If-None-Match spellings that all hold a package's ETag `tag` (RFC 9110 §13.1.2): the service and
+# the edge must answer each of them 304.
+IF_NONE_MATCH_FORMS = {
+    "exact": lambda tag: tag,
+    "weak": lambda tag: f"W/{tag}",
+    "list": lambda tag: f'"{"0" * 64}", W/{tag}',
+    "list-no-spaces": lambda tag: f'W/"{"0" * 64}",{tag}',
+    "star": lambda tag: "*",
+    "two-header-lines": lambda tag: [f'"{"0" * 64}"', tag],
+}

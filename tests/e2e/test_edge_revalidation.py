@@ -23,7 +23,7 @@ from devstack.stack import Stack
 from services.runtime.keys import JWKS_FILE, PRIVATE_KEY_FILE
 from tests.e2e.conftest import assert_json_error
 from tests.e2e.test_packages_e2e import CACHE_CONTROL, published  # noqa: F401  (the fixture)
-from tests.helpers import metric_value
+from tests.helpers import IF_NONE_MATCH_FORMS, metric_value
 
 pytestmark = pytest.mark.e2e
 
@@ -107,14 +107,7 @@ def assert_edge_304(response: httpx.Response, package: dict) -> None:
         assert leaked not in response.headers
 
 
-FORMS = {
-    "exact": lambda tag: tag,
-    "weak": lambda tag: f"W/{tag}",
-    "list": lambda tag: f'"{"0" * 64}", W/{tag}',
-    "list-no-spaces": lambda tag: f'W/"{"0" * 64}",{tag}',
-    "star": lambda tag: "*",
-    "two-header-lines": lambda tag: [f'"{"0" * 64}"', tag],
-}
+FORMS = IF_NONE_MATCH_FORMS
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])

@@ -10,6 +10,7 @@ import pytest
 import rfc8785
 
 from tests.e2e.conftest import assert_json_error
+from tests.helpers import IF_NONE_MATCH_FORMS
 
 pytestmark = pytest.mark.e2e
 
@@ -64,14 +65,7 @@ def test_full_package_with_strong_etag_and_immutable_cache_control(http, bearer,
     assert body["scope"] == "BLOCK" and body["is_published"] is True
 
 
-FORMS = {
-    "exact": lambda tag: tag,
-    "weak": lambda tag: f"W/{tag}",
-    "list": lambda tag: f'"{"0" * 64}", W/{tag}',
-    "list-no-spaces": lambda tag: f'W/"{"0" * 64}",{tag}',
-    "star": lambda tag: "*",
-    "two-header-lines": lambda tag: [f'"{"0" * 64}"', tag],
-}
+FORMS = IF_NONE_MATCH_FORMS
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
