@@ -43,20 +43,25 @@ SUMMARY_COLUMNS = (
 )
 
 
-# Columns in Question's field order; options (JSON) as text for json.loads.
-_QUESTIONS_BY_ID = (
-    "SELECT question_id::text, stem, options::text, correct_index, explanation, program, year_id, block_id,"
-    " theme_id, updated_at FROM questions WHERE question_id = ANY($1::uuid[])"
+# Columns in Question's field order; options (JSON) as text for json.loads (_driver_question).
+_QUESTION_COLUMNS = (
+    "q.question_id::text, q.stem, q.options::text, q.correct_index, q.explanation, q.program, q.year_id,"
+    " q.block_id, q.theme_id, q.updated_at"
 )
-
-
+_QUESTIONS_BY_ID = f"SELECT {_QUESTION_COLUMNS} FROM questions q WHERE q.question_id = ANY($1::uuid[])"
 # The bank version and the questions in one statement, so one snapshot: the version labels exactly
 # the content read. The LEFT JOIN keeps the version's row when no id is found.
 _VERSIONED_QUESTIONS_BY_ID = (
-    "SELECT v.version, q.question_id::text, q.stem, q.options::text, q.correct_index, q.explanation,"
-    " q.program, q.year_id, q.block_id, q.theme_id, q.updated_at FROM bank_version v"
+    f"SELECT {_QUESTION_COLUMNS}, v.version FROM bank_version v"
     " LEFT JOIN questions q ON q.question_id = ANY($1::uuid[])"
 )
+
+
+def _driver_question(row: Any) -> Question:
+    """A Question from a row of _QUESTION_COLUMNS read on the driver."""
+    return Question(row[0], row[1], json.loads(row[2]), *row[3:10])
+
+
 # Every bank write raises the version first: the row lock also makes bank writes commit one at a
 # time, so versions are committed in order.
 _RAISE_BANK_VERSION = update(V).values(version=V.c.version + 1).returning(V.c.version)
@@ -164,8 +169,7 @@ class PackagesRepository:
         if self._postgres:
             async with driver_connection(self._engine) as conn:
                 rows = await conn.fetch(_VERSIONED_QUESTIONS_BY_ID, ids)
-            found = {row[1]: Question(row[1], row[2], json.loads(row[3]), *row[4:]) for row in rows if row[1]}
-            return rows[0][0], found
+            return rows[0][-1], {row[0]: _driver_question(row) for row in rows if row[0]}
         # SQLite, in autocommit: the version is read first, so the content is of it or newer.
         version = await self.bank_version()
         return version, await self.questions_by_id(ids)
@@ -178,7 +182,7 @@ class PackagesRepository:
         if self._postgres:
             async with driver_connection(self._engine) as conn:
                 rows = await conn.fetch(_QUESTIONS_BY_ID, ids)
-            return {row[0]: Question(row[0], row[1], json.loads(row[2]), *row[3:]) for row in rows}
+            return {row[0]: _driver_question(row) for row in rows}
         async with self._reader.connect() as conn:
             result = await conn.execute(
                 select(Q).where(among(self._engine, Q.c.question_id, [uuid.UUID(i) for i in ids]))
