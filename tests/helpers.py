@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import pytest
@@ -158,7 +158,8 @@ async def wait_until_async(
 
 
 class HeldWrite:
-    """Holds the next connection `engine` hands out, right after checkout, until `release()`. A service's
+    """Holds the next connection `engine` hands out (AsyncEngine.connect, or raw_connection as the hot
+    paths' driver_connection takes it), right after checkout, until `release()`. A service's
     repositories read through a separate autocommit engine (`db.reader`), so on the service's own
     engine that connection is a write's: the test can cancel the request behind it mid-write. The
     service's own code (`runs_to_completion` included) runs unchanged around the hold."""
@@ -184,7 +185,19 @@ class HeldWrite:
                 return HeldConnection(target)
             return connect(target)
 
+        raw_connection = AsyncEngine.raw_connection
+
+        async def next_raw_connection(target: AsyncEngine) -> Any:  # runtime.db.driver_connection's way
+            nonlocal armed
+            pooled = await raw_connection(target)
+            if target is engine and armed:
+                armed = False
+                hold.started.set()
+                await hold._released.wait()
+            return pooled
+
         monkeypatch.setattr(AsyncEngine, "connect", next_connection)
+        monkeypatch.setattr(AsyncEngine, "raw_connection", next_raw_connection)
 
     def release(self) -> None:
         self._released.set()

@@ -9,6 +9,7 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.progress.domain import ItemResult
+from services.runtime.batch_histogram import BatchHistogram
 from services.runtime.interceptors.metrics import REPLAY_AGE_BUCKETS
 
 
@@ -33,11 +34,11 @@ class ProgressMetrics:
             ["retry"],
             registry=registry,
         )
-        self.replay_age = Histogram(
+        self.replay_age = BatchHistogram(
             "studysync_progress_replay_age_seconds",
             "server_received_at - timestamp of newly stored items: how long items waited offline.",
-            buckets=REPLAY_AGE_BUCKETS,
-            registry=registry,
+            REPLAY_AGE_BUCKETS,
+            registry,
         )
 
     def observe_batch(self, results: Sequence[ItemResult], retry: int, received_at: datetime) -> None:
@@ -49,6 +50,8 @@ class ProgressMetrics:
             self.items.labels(status, reason).inc(count)
         if retry > 0:
             self.client_retries.labels(str(min(retry, 10))).inc()
-        for result in results:
-            if result.occurred_at is not None:
-                self.replay_age.observe(max(0.0, (received_at - result.occurred_at).total_seconds()))
+        self.replay_age.observe_many(
+            max(0.0, (received_at - result.occurred_at).total_seconds())
+            for result in results
+            if result.occurred_at is not None
+        )

@@ -28,14 +28,18 @@ def item_from_proto(item: res.ProgressItem) -> ProgressItem:
     )
 
 
-def result_to_proto(result: ItemResult) -> res.ProgressResult:
-    return res.ProgressResult(
-        idempotency_key=result.idempotency_key,
-        status=result.status,
-        server_id=result.server_id,
-        error=result.error,
-        error_code=result.error_code,
-    )
+def response_of(results: list[ItemResult]) -> pb.BatchRecordProgressResponse:
+    response = pb.BatchRecordProgressResponse()
+    add = response.results.add  # built in place: a message passed in would be copied
+    for result in results:
+        add(
+            idempotency_key=result.idempotency_key,
+            status=result.status,
+            server_id=result.server_id,
+            error=result.error,
+            error_code=result.error_code,
+        )
+    return response
 
 
 def record_to_proto(record: StoredRecord) -> res.ProgressRecord:
@@ -69,7 +73,7 @@ class ProgressServicer(pb_grpc.ProgressServiceServicer):
         results = await self._use_cases.record_batch(
             current_principal(), request.profile_id, items, retry=client_retry(context)
         )
-        return pb.BatchRecordProgressResponse(results=[result_to_proto(r) for r in results])
+        return response_of(results)
 
     async def ListProgress(
         self, request: pb.ListProgressRequest, context: grpc.aio.ServicerContext

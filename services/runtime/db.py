@@ -189,19 +189,24 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connec
     statements: after a lost connection the whole pool is replaced (the server likely restarted or
     dropped every connection, so the idle ones are dead too); after anything else but an error the
     server reported (a cancelled or timed-out command) the connection's state is unknown and it alone
-    is dropped rather than handed to the next request."""
-    async with engine.connect() as conn:
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        assert driver is not None  # a checked-out connection always has one
-        try:
-            yield driver
-        except BaseException as error:
-            lost = driver.is_closed() or isinstance(
-                error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError
-            )
-            if lost or not isinstance(error, asyncpg.PostgresError):
-                await conn.invalidate()
-            if lost:
-                await engine.dispose()
-            raise
+    is dropped rather than handed to the next request.
+
+    Checked out as the pool's raw connection, not through an AsyncConnection: a fifth of the cost
+    (no greenlet round trips for checkout, reset and checkin), the same pool and the same reset (the
+    driver statements here open no SQLAlchemy transaction, so there is nothing to roll back)."""
+    pooled = await engine.raw_connection()
+    driver = pooled.driver_connection
+    assert driver is not None  # a checked-out connection always has one
+    try:
+        yield driver
+    except BaseException as error:
+        lost = driver.is_closed() or isinstance(
+            error, asyncpg.PostgresConnectionError | asyncpg.InterfaceError | OSError
+        )
+        if lost or not isinstance(error, asyncpg.PostgresError):
+            pooled.invalidate()  # terminates the driver connection; the pool opens a new one
+        if lost:
+            await engine.dispose()
+        raise
+    finally:
+        pooled.close()  # back to the pool (an invalidated one is discarded there)

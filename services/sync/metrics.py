@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from services.runtime.batch_histogram import BatchHistogram
 from services.runtime.interceptors.metrics import REPLAY_AGE_BUCKETS
 
 
@@ -48,9 +49,9 @@ class SyncMetrics:
             ["source"],
             registry=registry,
         )
-        self.replay_age = Histogram(
+        self.replay_age = BatchHistogram(
             "studysync_sync_replay_age_seconds",
             "received - answered_at of newly stored attempts.",
-            buckets=REPLAY_AGE_BUCKETS,
-            registry=registry,
+            REPLAY_AGE_BUCKETS,
+            registry,
         )

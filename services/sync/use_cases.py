@@ -179,10 +179,11 @@ class SyncUseCases:
         for (status, reason), count in Counter((r.status, r.error_code or "") for r in results).items():
             self._metrics.attempts.labels(status, reason).inc(count)
         now = datetime.now(UTC)
-        for key, attempt in first.items():
-            stored = outcome.get(key)
-            if isinstance(stored, Stored) and stored.is_new:
-                self._metrics.replay_age.observe(max(0.0, (now - attempt.answered_at).total_seconds()))
+        self._metrics.replay_age.observe_many(
+            max(0.0, (now - attempt.answered_at).total_seconds())
+            for key, attempt in first.items()
+            if isinstance(stored := outcome.get(key), Stored) and stored.is_new
+        )
 
     async def session(self, principal: Principal, session_id: str) -> tuple[SessionView, int, int]:
         """The caller's session with its score. Another user's session is simply not found."""

@@ -83,12 +83,27 @@ BAD_ITEMS = [
     ("score", progress_item("k-i", score=math.inf)),
     ("duration_seconds", progress_item("k-d", duration_seconds=-1)),
     ("meta_data", progress_item("k-m", meta_data=struct_pb2.Value(string_value="not an object"))),
+    (
+        "meta_data",
+        progress_item(
+            "k-n",
+            meta_data=struct_pb2.Value(
+                struct_value=struct_pb2.Struct(
+                    fields={
+                        "level": struct_pb2.Value(
+                            list_value=struct_pb2.ListValue(values=[struct_pb2.Value(number_value=math.nan)])
+                        )
+                    }
+                )
+            ),
+        ),
+    ),
     ("timestamp", progress_item("k-t")),  # replaced below: no offset
     ("timestamp", progress_item("k-g", timestamp="yesterday")),
     ("timestamp", progress_item("k-f", timestamp=(datetime.now(UTC) + timedelta(hours=25)).isoformat())),
     ("timestamp", progress_item("k-e", timestamp="")),
 ]
-BAD_ITEMS[9] = ("timestamp", progress_item("k-t", timestamp="2026-01-29T10:00:00"))
+BAD_ITEMS[10] = ("timestamp", progress_item("k-t", timestamp="2026-01-29T10:00:00"))
 
 
 async def test_mixed_batch_bad_items_are_errors_naming_the_field_and_good_items_are_stored(call):
