@@ -26,7 +26,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     # The lines carry none of a record's source file, thread or process fields: skip gathering them
     # (the frame walk alone is a few microseconds per line, and every RPC logs one). These are the
     # switches the logging HOWTO names for this ("Optimization").
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
