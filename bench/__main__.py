@@ -25,6 +25,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per side (default 5)")
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="write cases: rounds, each between two measurements of the storage ceiling; the median "
+        "round is judged (default 3)",
+    )
+    parser.add_argument(
         "--replicas", type=int, default=2, help="processes per service behind Envoy (default 2: one per core)"
     )
     parser.add_argument(
@@ -54,7 +61,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.quick:
-        args.seconds, args.replicas = 1.0, 1
+        args.seconds, args.replicas, args.rounds = 1.0, 1, 1
     cases = set(args.cases.split(","))
     if not cases <= set(CASES + ON_REQUEST):
         parser.error(f"--cases: choose from {','.join(CASES + ON_REQUEST)}")
@@ -87,9 +94,11 @@ def main() -> int:
                 continue
             asyncio.run(_settle())
             if case == "progress":
-                found += asyncio.run(progress.run(stack, ceiling, storage_progress, args.seconds))
+                found += asyncio.run(
+                    progress.run(stack, ceiling, storage_progress, args.seconds, args.rounds)
+                )
             elif case == "sync":
-                found += asyncio.run(sync.run(stack, ceiling, storage_sync, args.seconds))
+                found += asyncio.run(sync.run(stack, ceiling, storage_sync, args.seconds, args.rounds))
             elif case == "packages":
                 found += asyncio.run(packages.run(stack, args.seconds))
             elif case == "resend":
@@ -110,7 +119,12 @@ def main() -> int:
         asyncio.run(_forget(f"packages:{{bench_{run_id}_packages}}:*"))  # the bank version
     met = harness.report(found)
     folder = results.RESULTS / "quick" if args.quick else results.RESULTS
-    settings: dict[str, object] = {"seconds": args.seconds, "replicas": args.replicas, "cases": sorted(cases)}
+    settings: dict[str, object] = {
+        "seconds": args.seconds,
+        "replicas": args.replicas,
+        "rounds": args.rounds,
+        "cases": sorted(cases),
+    }
     if "scaling" in cases:
         settings["scale"] = max(shape.sizes)
     saved = results.save(found, folder, settings, curves)

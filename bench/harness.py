@@ -54,6 +54,62 @@ async def measure(
 
 
 @dataclass(frozen=True)
+class Alternated:
+    """A case measured in rounds between measurements of its ceiling: ceiling, case, ceiling, …,
+    case, ceiling. The machine's speed drifts over minutes (other tenants, autovacuum, caches), so
+    each round is judged against the ceilings right before and after it, and the case by the
+    median round: one disturbed phase moves the ratio little."""
+
+    ceilings: list[float]  # one more than the rounds
+    rates: list[float]
+    p99s: list[float]
+
+    def _median_round(self) -> int:
+        ratios = self.ratios
+        return sorted(range(len(ratios)), key=ratios.__getitem__)[len(ratios) // 2]
+
+    @property
+    def ratios(self) -> list[float]:
+        return [rate / ((self.ceilings[n] + self.ceilings[n + 1]) / 2) for n, rate in enumerate(self.rates)]
+
+    @property
+    def ratio(self) -> float:
+        return self.ratios[self._median_round()]
+
+    @property
+    def rate(self) -> float:
+        return self.rates[self._median_round()]
+
+    @property
+    def p99(self) -> float:
+        return self.p99s[self._median_round()]
+
+    @property
+    def ceiling(self) -> float:
+        """The median round's ceiling (the mean of its two sides)."""
+        n = self._median_round()
+        return (self.ceilings[n] + self.ceilings[n + 1]) / 2
+
+    def ceilings_text(self) -> str:
+        return "|".join(f"{c:,.0f}" for c in self.ceilings)
+
+
+async def alternate(
+    ceiling: Callable[[], Awaitable[float]],
+    case: Callable[[], Awaitable[tuple[float, float]]],
+    rounds: int,
+) -> Alternated:
+    """`case` answers (rate, p99); `ceiling` a rate of the same unit."""
+    ceilings, rates, p99s = [await ceiling()], [], []
+    for _ in range(rounds):
+        rate, p99 = await case()
+        rates.append(rate)
+        p99s.append(p99)
+        ceilings.append(await ceiling())
+    return Alternated(ceilings, rates, p99s)
+
+
+@dataclass(frozen=True)
 class Result:
     case: str
     measured: str

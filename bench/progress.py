@@ -14,7 +14,7 @@ import grpc
 import httpx
 
 from bench import wrk
-from bench.harness import WARMUP_SECONDS, Result, measure
+from bench.harness import WARMUP_SECONDS, Result, alternate, measure
 from devstack.stack import Stack
 from studysync.progress.v1 import progress_service_pb2 as pb
 from studysync.progress.v1 import progress_service_pb2_grpc as pb_grpc
@@ -165,34 +165,42 @@ def wrk_rate(stack: Stack, seconds: float) -> tuple[float, float]:
 
 
 async def run(
-    stack: Stack, ceiling: float, storage_ceiling: Callable[[], Awaitable[float]], seconds: float
+    stack: Stack,
+    ceiling: float,
+    storage_ceiling: Callable[[], Awaitable[float]],
+    seconds: float,
+    rounds: int = 1,
 ) -> list[Result]:
     """`ceiling`: the raw insert loop's items/s; `storage_ceiling` measures RECORD's own
-    (bench.ceilings), right before and right after this case: the machine is shared, and the mean
-    of both sides of the case tracks the load the case met better than one measurement minutes off."""
-    before = await storage_ceiling()
+    (bench.ceilings), before, between and after the case's `rounds` (harness.alternate): the machine
+    is shared, and a ceiling measured right beside each round tracks the load that round met."""
     # wrk (C) when installed; else the Python client, which takes CPU from the stack it measures.
     if wrk.available():
-        wrk_rate(stack, WARMUP_SECONDS)  # its own profiles and keys, so the measured run stores new ones
-        measured, p99 = wrk_rate(stack, seconds)
+        wrk_rate(stack, WARMUP_SECONDS)  # its own profiles and keys, so the measured runs store new ones
+
+        async def case() -> tuple[float, float]:
+            return wrk_rate(stack, seconds)
     else:
-        measured, p99 = await envoy_rate(stack, seconds)
+
+        async def case() -> tuple[float, float]:
+            return await envoy_rate(stack, seconds)
+
+    found = await alternate(storage_ceiling, case, rounds)
     direct = await grpc_rate(stack, seconds)
-    after = await storage_ceiling()
-    storage = (before + after) / 2
+    storage = found.ceiling
     return [
         Result(
             "progress via Envoy vs its storage ceiling",
-            f"{measured:,.0f} items/s, p99 {p99 * 1000:.0f} ms",
-            f"{storage:,.0f} RECORD ({before:,.0f}|{after:,.0f})",
-            measured / storage,
+            f"{found.rate:,.0f} items/s, p99 {found.p99 * 1000:.0f} ms",
+            f"{storage:,.0f} RECORD ({found.ceilings_text()})",
+            found.ratio,
             0.5,
         ),
         Result(
             "progress batch items/s via Envoy vs raw insert",
-            f"{measured:,.0f} items/s",
+            f"{found.rate:,.0f} items/s",
             f"{ceiling:,.0f} raw asyncpg",
-            measured / ceiling,
+            found.rate / ceiling,
             None,
         ),
         Result(

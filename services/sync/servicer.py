@@ -27,16 +27,20 @@ def attempt_from_proto(a: res.AttemptInput) -> AttemptInput:
     )
 
 
-def result_to_proto(r: AttemptResult) -> res.AttemptResult:
-    return res.AttemptResult(
-        client_attempt_id=r.client_attempt_id,
-        idempotency_key=r.idempotency_key,
-        status=r.status,
-        server_attempt_id=r.server_attempt_id,
-        server_session_id=r.server_session_id,
-        error_code=r.error_code,
-        error_message=r.error_message,
-    )
+def response_of(results: list[AttemptResult]) -> pb.BatchSyncAttemptsResponse:
+    response = pb.BatchSyncAttemptsResponse()
+    add = response.results.add  # built in place: a message passed in would be copied
+    for r in results:
+        add(
+            client_attempt_id=r.client_attempt_id,
+            idempotency_key=r.idempotency_key,
+            status=r.status,
+            server_attempt_id=r.server_attempt_id,
+            server_session_id=r.server_session_id,
+            error_code=r.error_code,
+            error_message=r.error_message,
+        )
+    return response
 
 
 class SyncServicer(pb_grpc.SyncServiceServicer):
@@ -49,7 +53,7 @@ class SyncServicer(pb_grpc.SyncServiceServicer):
         results = await self._use_cases.sync_batch(
             current_principal(), [attempt_from_proto(a) for a in request.attempts]
         )
-        return pb.BatchSyncAttemptsResponse(results=[result_to_proto(r) for r in results])
+        return response_of(results)
 
     async def GetSession(
         self, request: pb.GetSessionRequest, context: grpc.aio.ServicerContext

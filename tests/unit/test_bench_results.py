@@ -1,11 +1,11 @@
-"""bench/results.py: a run's file, the change from the run before, and its plot."""
+"""bench/results.py: a run's file, the change from the run before, and its plot; harness.alternate."""
 
 from __future__ import annotations
 
 import json
 
 from bench import results
-from bench.harness import Result
+from bench.harness import Alternated, Result, alternate
 
 
 def _run(ratio: float) -> list[Result]:
@@ -85,3 +85,26 @@ def test_a_ratio_far_past_its_ceiling_does_not_squeeze_the_other_bars():
     assert axes.get_xlim() == (0.0, results.RATIO_AXIS)
     assert "19.00 →" in [text.get_text() for text in axes.texts]  # the cut bar still says its value
     pyplot.close(figure)
+
+
+def test_alternated_rounds_are_judged_by_their_neighbouring_ceilings_and_the_median_round():
+    found = Alternated(ceilings=[100.0, 80.0, 120.0, 100.0], rates=[45.0, 10.0, 66.0], p99s=[0.1, 0.9, 0.2])
+    assert found.ratios == [0.5, 0.1, 0.6]  # each round against the mean of the ceilings beside it
+    assert (found.ratio, found.rate, found.p99, found.ceiling) == (0.5, 45.0, 0.1, 90.0)  # a disturbed round
+    assert found.ceilings_text() == "100|80|120|100"
+
+
+async def test_alternate_measures_a_ceiling_before_between_and_after_the_rounds():
+    calls: list[str] = []
+
+    async def ceiling() -> float:
+        calls.append("ceiling")
+        return 10.0
+
+    async def case() -> tuple[float, float]:
+        calls.append("case")
+        return 5.0, 0.2
+
+    found = await alternate(ceiling, case, rounds=2)
+    assert calls == ["ceiling", "case", "ceiling", "case", "ceiling"]
+    assert found.ratios == [0.5, 0.5]
