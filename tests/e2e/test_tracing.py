@@ -130,7 +130,8 @@ def test_one_rest_call_is_one_trace_across_envoy_sync_packages_db_and_redis(trac
         services = {s.service for s in spans}
         wanted = {"studysync-gateway", "studysync-sync", "studysync-packages"}
         return (
-            spans if wanted <= services and any(s.name.startswith(("EVAL", "EVALSHA")) for s in spans) else []
+            # the cache write (HSET, after the commit) is the batch's last span
+            spans if wanted <= services and any(s.name.startswith("HSET") for s in spans) else []
         )
 
     spans = wait_for(complete)
@@ -144,6 +145,7 @@ def test_one_rest_call_is_one_trace_across_envoy_sync_packages_db_and_redis(trac
         if s.service == "studysync-sync" and s.name.split()[0] in {"SELECT", "WITH", "INSERT"}
     ]
     assert sync_db, names
+    assert {"HMGET", "HSET EXPIRE HLEN"} <= {s.name for s in spans if s.service == "studysync-sync"}, names
     assert all(s.trace_id == trace_id for s in spans)
 
 

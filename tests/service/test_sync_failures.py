@@ -139,14 +139,15 @@ async def test_an_unreadable_cache_entry_is_a_miss_not_an_error(
 ):
     _, port = private_redis
     stub = pb_grpc.SyncServiceStub(sync_on_private_redis.channel)
-    metadata = auth(make_token(f"learner-{uuid.uuid4().hex[:8]}"))
+    learner = f"learner-{uuid.uuid4().hex[:8]}"
+    metadata = auth(make_token(learner))
     sent = attempt_input(bank_questions[0].question_id)
     [acked] = await sync_attempts(stub, metadata, sent)
     client = redis.Redis(port=port)
-    cached = list(client.scan_iter("*:idem:*"))
+    [entries] = client.scan_iter(f"sync:*:{{{learner}}}")  # the learner's hash
+    cached = [field for field in client.hkeys(entries) if field.startswith(b"i:")]
     assert cached
-    for name in cached:
-        client.set(name, "not a cached result")
+    client.hset(entries, mapping=dict.fromkeys(cached, "not a cached result"))
     [again] = await sync_attempts(stub, metadata, sent)
     assert (again.status, again.server_attempt_id) == ("duplicate", acked.server_attempt_id)
 
