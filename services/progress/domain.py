@@ -109,6 +109,31 @@ def _compact_json(value: Any) -> str:
     return _COMPACT.encode(value)
 
 
+_json_text = json.encoder.encode_basestring  # what _COMPACT writes a str with (ensure_ascii=False)
+
+
+def _content_json(
+    activity_type: str,
+    content_id: str,
+    score: float,
+    duration_seconds: float | None,
+    meta_data: Any,
+    meta_json: str | None,
+    instant: str,
+) -> str:
+    """`_compact_json([activity_type, content_id, score, duration_seconds, meta_data, instant])`,
+    written directly when the numbers are floats (as protobuf's doubles always are): _COMPACT writes
+    a finite float as its repr and a dict as `meta_json` is written, so the bytes are the same, for
+    a third of the cost of the encoder's generic walk. Anything else takes that walk."""
+    if type(score) is not float or (duration_seconds is not None and type(duration_seconds) is not float):
+        return _compact_json([activity_type, content_id, score, duration_seconds, meta_data, instant])
+    duration = "null" if duration_seconds is None else repr(duration_seconds)
+    return (
+        f"[{_json_text(activity_type)},{_json_text(content_id)},{score!r},{duration},"
+        f"{meta_json or 'null'},{_json_text(instant)}]"
+    )
+
+
 # A timestamp that already is its UTC instant with at most 6 fraction digits, as most are.
 _UTC_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?(?:Z|\+00:00)")
 
@@ -135,6 +160,7 @@ def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
         math.isfinite(item.duration_seconds) and item.duration_seconds >= 0
     ):
         raise InvalidField("duration_seconds", "must be a finite number ≥ 0")
+    meta_json = None
     if item.meta_data is not None:
         if not isinstance(item.meta_data, dict):
             raise InvalidField("meta_data", "must be a JSON object")
@@ -152,15 +178,14 @@ def validate_item(item: ProgressItem, now: datetime) -> ValidItem:
     # "Same content" = same fields, with the timestamp compared as an instant. The fingerprint never
     # leaves the server, so sorted-key stdlib JSON (C-accelerated) is canonical enough.
     fingerprint = hashlib.sha256(
-        _compact_json(
-            [
-                item.activity_type,
-                item.content_id,
-                item.score,
-                item.duration_seconds,
-                item.meta_data,
-                instant_text(item.timestamp, occurred_at),
-            ]
+        _content_json(
+            item.activity_type,
+            item.content_id,
+            item.score,
+            item.duration_seconds,
+            item.meta_data,
+            meta_json,
+            instant_text(item.timestamp, occurred_at),
         ).encode()
     ).hexdigest()
     return ValidItem(
@@ -225,8 +250,8 @@ def stored_result(item: ValidItem, row: Stored, is_new: bool, answered: bool) ->
             error_code="IDEMPOTENCY_KEY_REUSED",
         )
     if is_new and not answered:
-        return ItemResult(item.idempotency_key, OK, server_id=row.server_id, occurred_at=row.occurred_at)
-    return ItemResult(item.idempotency_key, DUPLICATE, server_id=row.server_id)
+        return ItemResult(item.idempotency_key, OK, row.server_id, None, None, row.occurred_at)
+    return ItemResult(item.idempotency_key, DUPLICATE, row.server_id)
 
 
 @dataclass(frozen=True)

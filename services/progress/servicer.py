@@ -17,14 +17,15 @@ RETRY_HEADER = "x-client-retry"  # how many times the client has sent this reque
 
 
 def item_from_proto(item: res.ProgressItem) -> ProgressItem:
+    has = item.HasField  # positional, one method lookup: half the cost, 100 times a batch
     return ProgressItem(
-        idempotency_key=item.idempotency_key,
-        activity_type=item.activity_type,
-        content_id=item.content_id,
-        score=item.score if item.HasField("score") else None,
-        duration_seconds=item.duration_seconds if item.HasField("duration_seconds") else None,
-        meta_data=value_to_python(item.meta_data) if item.HasField("meta_data") else None,
-        timestamp=item.timestamp,
+        item.idempotency_key,
+        item.activity_type,
+        item.content_id,
+        item.score if has("score") else None,
+        item.duration_seconds if has("duration_seconds") else None,
+        value_to_python(item.meta_data) if has("meta_data") else None,
+        item.timestamp,
     )
 
 

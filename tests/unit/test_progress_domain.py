@@ -88,8 +88,8 @@ JSON_VALUES = st.recursive(
     digits=st.integers(0, 6),
     offset=OFFSETS,
     text=st.text(min_size=1, max_size=20).filter(lambda t: "\x00" not in t),
-    score=st.floats(allow_nan=False, allow_infinity=False),
-    duration=st.none() | st.floats(min_value=0, allow_infinity=False),
+    score=st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**6), 10**6),
+    duration=st.none() | st.floats(min_value=0, allow_infinity=False) | st.integers(0, 10**6),
     meta=st.none() | st.dictionaries(st.text(max_size=5), JSON_VALUES, max_size=3),
 )
 def test_the_fingerprint_is_the_one_items_were_first_stored_with(
