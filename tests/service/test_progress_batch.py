@@ -102,6 +102,7 @@ BAD_ITEMS = [
     ("timestamp", progress_item("k-g", timestamp="yesterday")),
     ("timestamp", progress_item("k-f", timestamp=(datetime.now(UTC) + timedelta(hours=25)).isoformat())),
     ("timestamp", progress_item("k-e", timestamp="")),
+    ("timestamp", progress_item("k-n", timestamp="2026-01-29T10:00:00Z\n")),  # not RFC 3339: a `$` let it in
 ]
 BAD_ITEMS[10] = ("timestamp", progress_item("k-t", timestamp="2026-01-29T10:00:00"))
 
