@@ -62,18 +62,27 @@ def peek_principal() -> Principal | None:
     return _current.get()
 
 
+JWKS_CHECK_SECONDS = 1.0  # a changed key file is in effect within this
+
+
 class TokenVerifier:
-    """Verifies ES256 bearer tokens against a JWKS file (re-read when the file changes)."""
+    """Verifies ES256 bearer tokens against a JWKS file (re-read within a second of a change)."""
 
     def __init__(self, jwks_path: Path, cache_size: int = 4096) -> None:
         self._path = jwks_path
         self._mtime = -1.0
+        self._next_check = 0.0  # time.monotonic(): when to look at the file again
         self._keys: dict[str, object] = {}
         # Verified tokens, until they expire: an ES256 check costs more than a small batch.
         self._verified: dict[str, tuple[Principal, float]] = {}
         self._cache_size = cache_size
 
     def _load(self) -> None:
+        # At most once a second: a stat per request costs more than the cached verification itself.
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + JWKS_CHECK_SECONDS
         mtime = self._path.stat().st_mtime
         if mtime != self._mtime:
             keys = json.loads(self._path.read_text())["keys"]
