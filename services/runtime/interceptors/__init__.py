@@ -16,26 +16,47 @@ Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandl
 PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 
 
-class UnaryInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps the behaviour of unary-unary handlers; streaming handlers (health Watch, reflection)
-    pass through untouched. Subclasses implement `around`."""
+class CachingInterceptor(grpc.aio.ServerInterceptor):
+    """Builds each method's handler once: a method's handler never changes, so the chain below is
+    asked once per method, not per call (that was a coroutine, a closure and a handler per
+    interceptor and call). Subclasses implement `wrap`."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}  # one per method the server has
 
     async def intercept_service(
         self,
         continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
         method = handler_call_details.method
+        handler = self._handlers.get(method)
+        if handler is None:
+            found = await continuation(handler_call_details)
+            if found is None:
+                return None  # no such method: not kept, so unknown names cannot grow the table
+            handler = self._handlers[method] = self.wrap(method, found)
+        return handler
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        raise NotImplementedError
+
+
+class UnaryInterceptor(CachingInterceptor):
+    """Wraps the behaviour of unary-unary handlers; streaming handlers (health Watch, reflection)
+    pass through untouched. Subclasses implement `around`."""
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if handler.unary_unary is None:
+            return handler
         if method.startswith(PUBLIC_METHOD_PREFIXES) and not self.applies_to_public:
             return handler
         # On a grpc.aio server every handler is a coroutine function taking an aio context.
         inner: UnaryBehavior = handler.unary_unary  # type: ignore[assignment]
+        around = self.around
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            return await self.around(method, inner, request, context)
+            return await around(method, inner, request, context)
 
         return grpc.unary_unary_rpc_method_handler(
             behavior,

@@ -16,6 +16,7 @@ log = logging.getLogger("studysync.access")
 
 class AccessLogInterceptor(ObservingInterceptor):
     def __init__(self, service: str) -> None:
+        super().__init__()
         self._service = service
 
     def record(self, method: str, code: str, seconds: float, context: grpc.aio.ServicerContext) -> None:

@@ -23,6 +23,7 @@ class AdmissionInterceptor(UnaryInterceptor):
     applies_to_public = False  # health checks must answer however busy the service is
 
     def __init__(self, limit: int, registry: CollectorRegistry) -> None:
+        super().__init__()
         self._slots = asyncio.Semaphore(limit)
         self._waiting = Gauge(
             "studysync_rpc_waiting",

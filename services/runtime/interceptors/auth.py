@@ -20,6 +20,7 @@ class AuthInterceptor(UnaryInterceptor):
     applies_to_public = False  # health checks and reflection need no token
 
     def __init__(self, verifier: TokenVerifier, internal_methods: frozenset[str] = frozenset()) -> None:
+        super().__init__()
         self._verifier = verifier
         self._internal = internal_methods
 

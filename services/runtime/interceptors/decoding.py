@@ -21,7 +21,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message import DecodeError
 
 from services.runtime.errors import InvalidField
-from services.runtime.interceptors import PUBLIC_METHOD_PREFIXES, Continuation, UnaryBehavior
+from services.runtime.interceptors import PUBLIC_METHOD_PREFIXES, CachingInterceptor, UnaryBehavior
 from services.runtime.wire import find_problem
 
 
@@ -49,17 +49,10 @@ def decode(method: str, deserialize: Callable[[bytes], Any], data: bytes) -> Any
         upb_message.SetAllowOversizeProtos(False)
 
 
-class DecodingInterceptor(grpc.aio.ServerInterceptor):
-    async def intercept_service(
-        self,
-        continuation: Continuation,
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
+class DecodingInterceptor(CachingInterceptor):
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if (
-            handler is None
-            or handler.unary_unary is None
+            handler.unary_unary is None
             or handler.request_deserializer is None
             or method.startswith(PUBLIC_METHOD_PREFIXES)
         ):

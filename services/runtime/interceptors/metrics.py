@@ -13,6 +13,7 @@ REPLAY_AGE_BUCKETS = (1, 10, 60, 300, 1800, 3600, 6 * 3600, 86400, 3 * 86400, 7 
 
 class MetricsInterceptor(ObservingInterceptor):
     def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__()
         self._requests = Counter(
             "studysync_rpc_requests",
             "RPCs served, by method and status code.",
