@@ -338,7 +338,9 @@ async def test_revalidation_reads_only_the_stored_hash(
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+        # The bank-version repair loop (bank_versions.REPAIR_SECONDS) reads bank_version on its own
+        # schedule: a round that falls inside the window is not the request's.
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")) and "FROM bank_version" not in statement:
             statements.append(statement)
 
     engine = packages_server.service.runtime.engine.sync_engine
