@@ -129,7 +129,7 @@ def main() -> int:
         settings["scale"] = max(shape.sizes)
     saved = results.save(found, folder, settings, curves)
     print(f"\nresults: {saved}\nplot:    {results.plot(found, saved.with_suffix('.png'), curves)}")
-    results.print_changes(saved, results.previous(folder, saved))
+    results.print_changes(saved, results.earlier_rows(folder, saved))
     return 0 if met or args.quick else 1
 
 

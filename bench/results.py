@@ -1,6 +1,6 @@
 """What a bench run leaves behind: `bench/results/<timestamp>.json`, a PNG of every case's ratio
 against its target (and, when the run measured them, the scaling curves and the soak's memory),
-and the change from the previous run's file (same folder).
+and each case's change from the last run that measured it (same folder).
 
 The file holds `results` (one row per case, as printed) and `curves`: `scaling` (bench.scaling
 .curve_json: a point per stored-rows size with each service's throughput and p99 and the page
@@ -35,25 +35,28 @@ def verdict(result: Result) -> str:
     return "info" if result.target is None else "PASS" if result.ok else "FALL SHORT"
 
 
-def previous(folder: Path, current: Path) -> Path | None:
-    """The newest result file before `current` (file names sort by time)."""
-    earlier = sorted(p for p in folder.glob("*.json") if p.name < current.name)
-    return earlier[-1] if earlier else None
+def earlier_rows(folder: Path, current: Path) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each case's row in the newest result file before `current` that measured it, with that file's
+    name: after a run of a few cases (`--cases scaling`) the others still compare with their last run."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+    for path in sorted(p for p in folder.glob("*.json") if p.name < current.name):  # names sort by time
+        for row in json.loads(path.read_text())["results"]:
+            found[row["case"]] = (path.name, row)
+    return found
 
 
-def print_changes(current: Path, before: Path | None) -> None:
-    if before is None:
+def print_changes(current: Path, earlier: dict[str, tuple[str, dict[str, Any]]]) -> None:
+    if not earlier:
         print("\nno earlier result file to compare with")
         return
-    old = {row["case"]: row for row in json.loads(before.read_text())["results"]}
-    print(f"\nchange since {before.name} (ratio then → now):")
+    print("\nchange since each case's previous run (ratio then → now):")
     for row in json.loads(current.read_text())["results"]:
-        was = old.get(row["case"])
-        if was is None:
+        if row["case"] not in earlier:
             print(f"  {row['case']:60s}   new case: {row['ratio']:.2f}")
-        else:
-            delta = (row["ratio"] / was["ratio"] - 1) * 100 if was["ratio"] else float("inf")
-            print(f"  {row['case']:60s} {was['ratio']:6.2f} → {row['ratio']:6.2f} ({delta:+.0f} %)")
+            continue
+        name, was = earlier[row["case"]]
+        delta = (row["ratio"] / was["ratio"] - 1) * 100 if was["ratio"] else float("inf")
+        print(f"  {row['case']:60s} {was['ratio']:6.2f} → {row['ratio']:6.2f} ({delta:+.0f} %, {name})")
 
 
 RATIO_AXIS = 2.0  # where the ratio axis ends
@@ -122,7 +125,7 @@ def _scaling(throughput: Any, pages: Any, scaling: dict[str, Any]) -> None:
     rows = [p["rows"] for p in points]
     for service, colour in (("progress", "#1565c0"), ("sync", "#ef6c00")):
         throughput.plot(rows, [p[service]["per_second"] for p in points], "o-", color=colour, label=service)
-    throughput.set_xscale("symlog", linthresh=max(1, min((r for r in rows if r), default=1)))
+    _rows_axis(throughput, rows)
     throughput.set_ylim(bottom=0)
     throughput.set_xlabel("rows already stored (each service)")
     throughput.set_ylabel("items (attempts) per second via Envoy")
@@ -136,12 +139,27 @@ def _scaling(throughput: Any, pages: Any, scaling: dict[str, Any]) -> None:
         series = [p["pages"][position] for p in points]
         pages.plot(rows, [s["p50_ms"] for s in series], marker + "-", color=colour, label=f"{position} p50")
         pages.plot(rows, [s["p99_ms"] for s in series], marker + ":", color=colour, label=f"{position} p99")
-    pages.set_xscale("symlog", linthresh=max(1, min((r for r in rows if r), default=1)))
+    _rows_axis(pages, rows)
     pages.set_ylim(bottom=0)
     pages.set_xlabel(f"rows already stored (hot profile: {scaling['hot_rows']:,} of them)")
     pages.set_ylabel("ms per page")
     pages.set_title(f"read-back: a page of {scaling['page_size']} in the hot profile", fontsize=10)
     pages.legend(fontsize=7, title="resumed at", title_fontsize=7, ncol=3)
+
+
+def _rows_axis(axes: Any, rows: list[int]) -> None:
+    """A symlog axis (0 and powers of ten side by side) ticked at the measured sizes only: its own
+    ticks put "0" and "10^5" on top of each other."""
+    from matplotlib import ticker
+
+    axes.set_xscale("symlog", linthresh=max(1, min((r for r in rows if r), default=1)))
+    axes.set_xticks(rows, [_size_label(r) for r in rows])
+    axes.xaxis.set_minor_locator(ticker.NullLocator())
+
+
+def _size_label(rows: int) -> str:
+    power = len(str(rows)) - 1
+    return f"$10^{{{power}}}$" if rows >= 10 and rows == 10**power else f"{rows:,}"
 
 
 def _soak(axes: Any, soak: dict[str, Any]) -> None:

@@ -14,16 +14,38 @@ def _run(ratio: float) -> list[Result]:
 
 def test_a_run_is_saved_compared_with_the_one_before_and_plotted(tmp_path, capsys):
     first = results.save(_run(0.4), tmp_path, {"seconds": 1})
-    (tmp_path / "20000101T000000Z.json").write_text(first.read_text())  # an older run
+    (tmp_path / "20000101T000000Z.json").write_text(results.save(_run(0.1), tmp_path / "old", {}).read_text())
     second = first.with_name(first.stem + "b.json")
     second.write_text(results.save(_run(0.6), tmp_path / "next", {}).read_text())
-    assert results.previous(tmp_path, second) == first
-    results.print_changes(second, first)
-    assert "0.40 →   0.60 (+50 %)" in capsys.readouterr().out
+    results.print_changes(second, results.earlier_rows(tmp_path, second))
+    assert f"0.40 →   0.60 (+50 %, {first.name})" in capsys.readouterr().out  # the newest earlier run
     rows = json.loads(first.read_text())["results"]
     assert [row["verdict"] for row in rows] == ["FALL SHORT", "info"]
     png = results.plot(_run(0.6), tmp_path / "run.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_case_compares_with_the_last_run_that_measured_it(tmp_path, capsys):
+    full = results.save(_run(0.4), tmp_path, {})
+    only_context = full.with_name(full.stem + "b.json")  # a later run of one case
+    only_context.write_text(json.dumps({"results": [{"case": "context", "ratio": 2.0}]}))
+    now = full.with_name(full.stem + "c.json")
+    now.write_text(results.save(_run(0.6), tmp_path / "next", {}).read_text())
+    results.print_changes(now, results.earlier_rows(tmp_path, now))
+    out = capsys.readouterr().out
+    assert f"0.40 →   0.60 (+50 %, {full.name})" in out
+    assert f"2.00 →   1.00 (-50 %, {only_context.name})" in out
+    results.print_changes(full, results.earlier_rows(tmp_path, full))
+    assert "no earlier result file" in capsys.readouterr().out
+
+
+def test_the_scaling_axis_is_ticked_at_the_measured_sizes():
+    assert [results._size_label(r) for r in (0, 20_000, 1_000_000, 10_000_000)] == [
+        "0",
+        "20,000",
+        "$10^{6}$",
+        "$10^{7}$",
+    ]
 
 
 def _curves() -> dict:
