@@ -76,6 +76,7 @@ class GatewayConfig:
     # max_metadata_bytes), so nothing the gateway forwards can hit gRPC's metadata limit.
     max_request_headers_kib: int = 64
     rate_limit_tokens: int = 2000
+    max_downstream_connections: int = 10_000  # open client connections; new ones refused beyond
     rate_limit_fill_seconds: int = 1
     jwt_issuer: str = "studysync"
     # More replicas of a service behind the same cluster: ("progress", (host, port)), … (least request).
@@ -383,6 +384,7 @@ ENV_VARIABLES: dict[str, str] = {
     "max_response_bytes": "STUDYSYNC_MAX_RESPONSE_BYTES",
     "rate_limit_tokens": "STUDYSYNC_RATE_LIMIT_TOKENS",
     "rate_limit_fill_seconds": "STUDYSYNC_RATE_LIMIT_FILL_SECONDS",
+    "max_downstream_connections": "STUDYSYNC_MAX_CONNECTIONS",
     "max_request_headers_kib": "STUDYSYNC_MAX_HEADER_KIB",
     "otlp_address": "STUDYSYNC_OTLP_ADDR",
     "trace_sample_percent": "STUDYSYNC_TRACE_SAMPLE_PERCENT",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import subprocess
 import uuid
 
@@ -253,6 +255,15 @@ def test_graceful_shutdown_reports_not_serving_and_exits_cleanly(tmp_path):
     assert "shutting down" in log
 
 
+def test_envoy_starts_without_a_warning(stack):
+    """A deprecated field or a missing bound (open client connections) is a warning at start-up:
+    the gateway's config has none. Start-up is what Envoy prints before its first access-log line."""
+    lines = (stack.log_dir / "envoy.log").read_text(errors="replace").splitlines()
+    start_up = list(itertools.takewhile(lambda line: not line.startswith("{"), lines))
+    assert [line for line in start_up if re.search(r"\]\[(warning|error|critical)\]\[", line)] == []
+    assert len(start_up) < len(lines)  # the access log has begun: start-up is over
+
+
 def test_rendered_config_passes_envoy_validate(stack, tmp_path):
     from gateway.render import render
 
@@ -262,6 +273,7 @@ def test_rendered_config_passes_envoy_validate(stack, tmp_path):
         [envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "[warning]" not in result.stdout + result.stderr  # e.g. a deprecated field
     broken = tmp_path / "broken.yaml"
     broken.write_text(
         config.read_text().replace("studysync.sync.v1.SyncService", "studysync.sync.v1.NoSuchService")
@@ -272,6 +284,33 @@ def test_rendered_config_passes_envoy_validate(stack, tmp_path):
         ).returncode
         != 0
     )
+
+
+def test_client_connections_beyond_the_bound_are_refused_and_admitted_again_once_one_closes(tmp_path):
+    stack = Stack.on_free_ports(
+        tmp_path, log_dir=tmp_path / "logs", gateway={"max_downstream_connections": 3}
+    )
+    stack.start()
+    try:
+        open_clients = [httpx.Client(base_url=stack.http_url, timeout=5) for _ in range(3)]
+        for client in open_clients:  # each keeps its connection open
+            assert client.get("/healthz").status_code == 200
+        with pytest.raises(httpx.TransportError), httpx.Client(base_url=stack.http_url, timeout=5) as extra:
+            extra.get("/healthz")
+        open_clients.pop().close()
+
+        def admitted() -> bool:
+            try:
+                with httpx.Client(base_url=stack.http_url, timeout=5) as again:
+                    return again.get("/healthz").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_until(admitted, within=10, what="a connection admitted after one closed")
+        for client in open_clients:
+            client.close()
+    finally:
+        stack.stop()
 
 
 def test_services_scale_out_behind_envoy(tmp_path):
