@@ -76,8 +76,8 @@ class GatewayConfig:
     # max_metadata_bytes), so nothing the gateway forwards can hit gRPC's metadata limit.
     max_request_headers_kib: int = 64
     rate_limit_tokens: int = 2000
-    max_downstream_connections: int = 10_000  # open client connections; new ones refused beyond
     rate_limit_fill_seconds: int = 1
+    max_downstream_connections: int = 10_000  # open client connections; new ones refused beyond
     jwt_issuer: str = "studysync"
     # More replicas of a service behind the same cluster: ("progress", (host, port)), … (least request).
     extra_endpoints: tuple[tuple[str, Address], ...] = ()

@@ -24,6 +24,7 @@ from services.runtime.validation import (
     check_storable,
     check_text,
     parse_instant,
+    read_isoformat,
 )
 
 MAX_ITEMS = 500
@@ -146,10 +147,7 @@ def occurrence(timestamp: str) -> tuple[datetime, str]:
     if match is None:
         instant = parse_instant("timestamp", timestamp)
         return instant, instant.isoformat(timespec="microseconds")
-    try:
-        instant = datetime.fromisoformat(timestamp)  # UTC already (Z or +00:00)
-    except ValueError:
-        raise InvalidField("timestamp", "is not a valid date-time") from None
+    instant = read_isoformat("timestamp", timestamp)  # UTC already (Z or +00:00)
     return instant, f"{match[1]}.{(match[2] or '').ljust(6, '0')}+00:00"
 
 

@@ -25,18 +25,22 @@ _USUAL_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(
 def parse_rfc3339(field: str, value: str) -> datetime:
     """An aware datetime, or InvalidField naming `field`."""
     if _USUAL_RFC3339.fullmatch(value):
-        try:
-            return datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidField(field, "is not a valid date-time") from None
+        return read_isoformat(field, value)
     match = _RFC3339.fullmatch(value)
     if not match:
         raise InvalidField(field, "must be an RFC 3339 date-time with an offset, e.g. 2026-01-28T10:00:00Z")
     date, time, fraction, offset = match.groups()
     offset = "+00:00" if offset in ("Z", "z") else offset
-    text = f"{date}T{time}{'.' + fraction[:6].ljust(6, '0') if fraction else ''}{offset}"
+    return read_isoformat(
+        field, f"{date}T{time}{'.' + fraction[:6].ljust(6, '0') if fraction else ''}{offset}"
+    )
+
+
+def read_isoformat(field: str, value: str) -> datetime:
+    """datetime.fromisoformat of text whose shape a pattern has checked: what is left to refuse is a
+    date or time that does not exist (February 30, 24:00), as InvalidField naming `field`."""
     try:
-        return datetime.fromisoformat(text)
+        return datetime.fromisoformat(value)
     except ValueError:
         raise InvalidField(field, "is not a valid date-time") from None
 
